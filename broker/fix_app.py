@@ -1,0 +1,84 @@
+"""The connector's QuickFIX initiator application: one session to the gateway
+(as a solver), one to the venue. Callbacks only translate and enqueue; the
+solver logic runs on the connector's own thread."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import quickfix as fix
+import structlog
+
+from broker import fix_codec
+from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend
+from fixio.application import GuardedApplication, message_type, send, session_label
+from fixio.errors import FixDecodeError
+from fixio.settings_builder import session_id
+from rfq_runtime.clock import Clock
+from rfq_runtime.worker import CommandWorker
+
+log = structlog.get_logger(__name__)
+
+
+class ConnectorApplication(GuardedApplication):
+    def __init__(self, worker: CommandWorker, gateway_comp_id: str, venue_comp_id: str) -> None:
+        super().__init__("broker.fix")
+        self._worker = worker
+        self._gateway = gateway_comp_id
+        self._venue = venue_comp_id
+        self.logged_on: set[str] = set()
+
+    def handle_logon(self, session: fix.SessionID) -> None:
+        self.logged_on.add(session.getTargetCompID().getValue())
+
+    def handle_logout(self, session: fix.SessionID) -> None:
+        self.logged_on.discard(session.getTargetCompID().getValue())
+
+    def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:
+        kind, origin = message_type(message), session.getTargetCompID().getValue()
+        try:
+            command = self._translate(kind, origin, message)
+        except FixDecodeError as error:
+            log.warning("broker_bad_message", session=session_label(session), msg_type=kind, error=str(error))
+            raise fix.IncorrectTagValue(error.tag) from None
+        if command is not None:
+            self._worker.submit(command)
+
+    def _translate(self, kind: str, origin: str, message: fix.Message):
+        if origin == self._gateway and kind == "R":
+            return fix_codec.decode_rfq(message)
+        if origin == self._gateway and kind == "AJ":
+            return fix_codec.decode_acceptance(message)
+        if origin == self._venue and kind == "8":
+            return fix_codec.decode_venue_report(message)
+        if kind in ("AI", "j", "9"):
+            log.info("broker_status_message", origin=origin, msg_type=kind, text=_text(message))
+            return None
+        raise fix.UnsupportedMessageType()
+
+
+def _text(message: fix.Message) -> str | None:
+    return message.getField(58) if message.isSetField(58) else None
+
+
+class ConnectorSender:
+    """Sends the solver's decisions on the right session (called on the connector's thread)."""
+
+    def __init__(self, comp_id: str, gateway_comp_id: str, venue_comp_id: str, clock: Clock) -> None:
+        self._to_gateway = session_id(comp_id, gateway_comp_id)
+        self._to_venue = session_id(comp_id, venue_comp_id)
+        self._clock = clock
+
+    def quote(self, quote: QuoteToSend) -> None:
+        self._send(fix_codec.encode_quote(quote), self._to_gateway)
+
+    def order(self, order: OrderToSend) -> None:
+        self._send(fix_codec.encode_order(order), self._to_venue)
+
+    def execution(self, report: ExecutionToReport) -> None:
+        now: datetime = self._clock.now()
+        self._send(fix_codec.encode_execution(report, report.quote_resp_id, now), self._to_gateway)
+
+    @staticmethod
+    def _send(message: fix.Message, session: fix.SessionID) -> None:
+        if not send(message, session):
+            log.warning("broker_send_failed", session=session.toString())

@@ -1,0 +1,87 @@
+"""FIX <-> connector values, for both of the connector's sessions (gateway and
+venue). The only broker module that touches FIX fields."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import quickfix as fix
+
+from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend, QuoteWon, RfqOffered, VenueExecution
+from fixio import tags as t
+from fixio.reader import FixReader
+from fixio.writer import new_message, put
+from gateway.fix.quote_codec import RELATED_SYM_TAGS, SIDE_CODES, parse_side
+
+
+def decode_rfq(message: fix.Message) -> RfqOffered:
+    body = FixReader(message)
+    entry = body.group(t.NO_RELATED_SYM, t.SYMBOL, RELATED_SYM_TAGS)[0]
+    return RfqOffered(
+        quote_req_id=body.text(t.QUOTE_REQ_ID), symbol=entry.text(t.SYMBOL), side=parse_side(entry.text(t.SIDE)),
+        quantity=entry.decimal(t.ORDER_QTY), expires_at=entry.optional_timestamp(t.EXPIRE_TIME),
+    )
+
+
+def decode_acceptance(message: fix.Message) -> QuoteWon:
+    body = FixReader(message)
+    return QuoteWon(
+        quote_resp_id=body.text(t.QUOTE_RESP_ID), quote_id=body.text(t.QUOTE_ID), symbol=body.text(t.SYMBOL),
+        side=parse_side(body.text(t.SIDE)), quantity=body.decimal(t.ORDER_QTY), price=body.decimal(t.PRICE),
+    )
+
+
+def decode_venue_report(message: fix.Message) -> VenueExecution:
+    body = FixReader(message)
+    return VenueExecution(
+        cl_ord_id=body.text(t.CL_ORD_ID), exec_id=body.text(t.EXEC_ID), exec_type=body.text(t.EXEC_TYPE),
+        ord_status=body.text(t.ORD_STATUS), last_price=body.optional_decimal(t.LAST_PX),
+        last_quantity=body.optional_decimal(t.LAST_QTY), cum_quantity=body.decimal(t.CUM_QTY),
+        average_price=body.optional_decimal(t.AVG_PX), nbbo_bid=body.optional_decimal(t.NBBO_BID_PX),
+        nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.optional_text(t.TEXT),
+    )
+
+
+def encode_quote(quote: QuoteToSend) -> fix.Message:
+    message = new_message("S")
+    put(message, t.QUOTE_REQ_ID, quote.quote_req_id)
+    put(message, t.QUOTE_ID, quote.quote_id)
+    put(message, t.SYMBOL, quote.symbol)
+    put(message, t.BID_PX, quote.bid)
+    put(message, t.OFFER_PX, quote.ask)
+    put(message, t.BID_SIZE, quote.size)
+    put(message, t.OFFER_SIZE, quote.size)
+    put(message, t.VALID_UNTIL_TIME, quote.valid_until)
+    return message
+
+
+def encode_order(order: OrderToSend) -> fix.Message:
+    message = new_message("D")
+    put(message, t.CL_ORD_ID, order.cl_ord_id)
+    put(message, t.SYMBOL, order.symbol)
+    put(message, t.SIDE, SIDE_CODES[order.side])
+    put(message, t.TRANSACT_TIME, order.sent_at)
+    put(message, t.ORDER_QTY, order.quantity)
+    put(message, t.ORD_TYPE, "2")  # limit
+    put(message, t.PRICE, order.limit_price)
+    put(message, t.TIME_IN_FORCE, "3")  # IOC: what is not marketable now is cancelled by the venue
+    return message
+
+
+def encode_execution(report: ExecutionToReport, order_id: str, now: datetime) -> fix.Message:
+    message = new_message("8")
+    put(message, t.ORDER_ID, order_id)
+    put(message, t.QUOTE_RESP_ID, report.quote_resp_id)
+    put(message, t.EXEC_ID, report.exec_id)
+    put(message, t.EXEC_TYPE, "F" if report.filled else "8")
+    put(message, t.ORD_STATUS, "2" if report.filled else "8")
+    put(message, t.SYMBOL, report.symbol)
+    put(message, t.SIDE, SIDE_CODES[report.side])
+    put(message, t.LAST_QTY, report.last_quantity)
+    put(message, t.LAST_PX, report.last_price)
+    put(message, t.LEAVES_QTY, Decimal(0))
+    put(message, t.CUM_QTY, report.last_quantity or Decimal(0))
+    put(message, t.AVG_PX, report.last_price or Decimal(0))
+    put(message, t.TRANSACT_TIME, now)
+    put(message, t.TEXT, report.text)
+    return message

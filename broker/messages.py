@@ -1,0 +1,81 @@
+"""What the broker connector hears and says, as plain immutable values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from gateway.domain.types import Side
+
+
+@dataclass(frozen=True)
+class RfqOffered:
+    """The gateway asks for a quote."""
+
+    quote_req_id: str
+    symbol: str
+    side: Side  # the requester's side
+    quantity: Decimal
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class QuoteWon:
+    """The gateway tells us a requester accepted our quote."""
+
+    quote_resp_id: str
+    quote_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class VenueExecution:
+    """An ExecutionReport from the venue."""
+
+    cl_ord_id: str
+    exec_id: str
+    exec_type: str  # FIX ExecType: 0 New, F Trade, 4 Canceled, 8 Rejected, I Status
+    ord_status: str
+    last_price: Decimal | None
+    last_quantity: Decimal | None
+    cum_quantity: Decimal
+    average_price: Decimal | None
+    nbbo_bid: Decimal | None
+    nbbo_offer: Decimal | None
+    text: str | None
+
+
+@dataclass(frozen=True)
+class QuoteToSend:
+    quote_req_id: str
+    quote_id: str
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    size: Decimal
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class OrderToSend:
+    cl_ord_id: str
+    symbol: str
+    side: Side  # the broker's side at the venue
+    quantity: Decimal
+    limit_price: Decimal
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionToReport:
+    quote_resp_id: str
+    exec_id: str
+    symbol: str
+    side: Side
+    filled: bool
+    last_price: Decimal | None
+    last_quantity: Decimal | None
+    text: str | None

@@ -1,0 +1,119 @@
+"""The engine's in-memory state: live RFQs and their quotes.
+
+Handlers read it and return a Changeset; the engine applies the changeset only
+after the database transaction that records it has committed, so a rollback
+leaves memory and database in agreement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.domain.events import DomainEvent
+from gateway.domain.outbound import Outbound
+from gateway.domain.quotes import Quote, QuoteStatus, best_quote
+from gateway.domain.rfq import Rfq, RfqState
+from gateway.domain.types import QuoteId, RfqId, SessionName
+
+
+@dataclass(frozen=True)
+class FillRecord:
+    rfq_id: RfqId
+    quote_id: QuoteId
+    exec_id: str
+    last_price: object
+    last_quantity: object
+    occurred_at: datetime
+
+
+@dataclass
+class Changeset:
+    rfqs: list[Rfq] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+    outbound: list[Outbound] = field(default_factory=list)
+    presented: dict[RfqId, QuoteId | None] = field(default_factory=dict)
+
+
+class RfqBook:
+    def __init__(self, next_rfq_id: int = 1, next_quote_sequence: int = 1) -> None:
+        assert next_rfq_id >= 1 and next_quote_sequence >= 1
+        self._rfqs: dict[RfqId, Rfq] = {}
+        self._quotes: dict[RfqId, dict[QuoteId, Quote]] = {}
+        self._quote_index: dict[QuoteId, RfqId] = {}
+        self._client_ids: dict[tuple[SessionName, str], RfqId] = {}
+        self._presented: dict[RfqId, QuoteId | None] = {}  # best quote last shown to the requester
+        self._next_rfq_id = next_rfq_id
+        self._next_quote_sequence = next_quote_sequence
+        self.logged_on: set[SessionName] = set()
+
+    # -- identifiers -------------------------------------------------------------
+    def allocate_rfq_id(self) -> RfqId:
+        rfq_id = RfqId(self._next_rfq_id)
+        self._next_rfq_id += 1
+        return rfq_id
+
+    def allocate_quote_sequence(self) -> int:
+        sequence = self._next_quote_sequence
+        self._next_quote_sequence += 1
+        return sequence
+
+    # -- reads -------------------------------------------------------------------
+    def rfq(self, rfq_id: RfqId) -> Rfq | None:
+        return self._rfqs.get(rfq_id)
+
+    def rfq_by_client_id(self, requester: SessionName, client_req_id: str) -> Rfq | None:
+        rfq_id = self._client_ids.get((requester, client_req_id))
+        return None if rfq_id is None else self._rfqs.get(rfq_id)
+
+    def quotes(self, rfq_id: RfqId) -> list[Quote]:
+        return list(self._quotes.get(rfq_id, {}).values())
+
+    def quote(self, quote_id: QuoteId) -> Quote | None:
+        rfq_id = self._quote_index.get(quote_id)
+        return None if rfq_id is None else self._quotes[rfq_id].get(quote_id)
+
+    def live_quote_of(self, rfq_id: RfqId, solver: SessionName) -> Quote | None:
+        for quote in self._quotes.get(rfq_id, {}).values():
+            if quote.solver == solver and quote.status is QuoteStatus.LIVE:
+                return quote
+        return None
+
+    def best(self, rfq_id: RfqId, now: datetime) -> Quote | None:
+        rfq = self._rfqs[rfq_id]
+        return best_quote(rfq, self.quotes(rfq_id), now)
+
+    def presented(self, rfq_id: RfqId) -> QuoteId | None:
+        return self._presented.get(rfq_id)
+
+    def open_rfqs(self) -> list[Rfq]:
+        return [rfq for rfq in self._rfqs.values() if not rfq.is_terminal]
+
+    def rfqs_in(self, state: RfqState) -> list[Rfq]:
+        return [rfq for rfq in self._rfqs.values() if rfq.state is state]
+
+    def all_rfqs(self) -> list[Rfq]:
+        return sorted(self._rfqs.values(), key=lambda rfq: rfq.rfq_id)
+
+    # -- writes (only after commit) ----------------------------------------------
+    def apply(self, changes: Changeset) -> None:
+        for rfq in changes.rfqs:
+            self._rfqs[rfq.rfq_id] = rfq
+            self._client_ids[(rfq.requester, rfq.client_req_id)] = rfq.rfq_id
+            self._quotes.setdefault(rfq.rfq_id, {})
+        for quote in changes.quotes:
+            assert quote.rfq_id in self._rfqs, "a quote belongs to a known RFQ"
+            self._quotes[quote.rfq_id][quote.quote_id] = quote
+            self._quote_index[quote.quote_id] = quote.rfq_id
+        self._presented.update(changes.presented)
+
+    def forget_terminal(self, keep_last: int) -> None:
+        """Bound memory: terminal RFQs live on in SQL; keep only the most recent in memory."""
+        terminal = [rfq_id for rfq_id, rfq in self._rfqs.items() if rfq.is_terminal]
+        for rfq_id in sorted(terminal)[:-keep_last] if keep_last else terminal:
+            rfq = self._rfqs.pop(rfq_id)
+            self._client_ids.pop((rfq.requester, rfq.client_req_id), None)
+            for quote_id in self._quotes.pop(rfq_id, {}):
+                self._quote_index.pop(quote_id, None)
+            self._presented.pop(rfq_id, None)

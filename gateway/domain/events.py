@@ -1,0 +1,99 @@
+"""Domain events: what happened (past tense, immutable). Recorded in the outbox
+in the same transaction as the state change, then published."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.domain.types import RfqId
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    rfq_id: RfqId | None
+    occurred_at: datetime
+
+    @property
+    def event_type(self) -> str:
+        return type(self).__name__
+
+    def payload(self) -> dict[str, Any]:
+        return {key: _plain(value) for key, value in asdict(self).items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class RfqCreated(DomainEvent):
+    requester: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    limit_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class RfqRejected(DomainEvent):
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class QuoteReceived(DomainEvent):
+    quote_id: str
+    solver: str
+    bid_price: Decimal | None
+    offer_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class QuoteAccepted(DomainEvent):
+    quote_id: str
+    solver: str
+    price: Decimal
+    quantity: Decimal
+    locked_amount: Decimal
+    locked_asset: str
+
+
+@dataclass(frozen=True)
+class OrderSent(DomainEvent):
+    cl_ord_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    limit_price: Decimal
+
+
+@dataclass(frozen=True)
+class RfqFilled(DomainEvent):
+    exec_id: str
+    price: Decimal
+    quantity: Decimal
+    quoted_price: Decimal
+    partial: bool
+
+
+@dataclass(frozen=True)
+class RfqSettled(DomainEvent):
+    cash_amount: Decimal
+    shares: Decimal
+    cash_released: Decimal
+
+
+@dataclass(frozen=True)
+class RfqExecutionFailed(DomainEvent):
+    text: str
+
+
+@dataclass(frozen=True)
+class RfqExpired(DomainEvent):
+    quotes_received: int

@@ -1,0 +1,112 @@
+"""Messages the engine wants sent. The FIX boundary renders each one; the
+domain never builds FIX itself."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from gateway.domain.types import RejectReason, SessionName, Side
+
+
+@dataclass(frozen=True)
+class ForwardQuoteRequest:
+    to: SessionName
+    quote_req_id: str
+    symbol: str
+    side: Side  # the requester's side
+    quantity: Decimal
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RejectQuoteRequest:
+    to: SessionName
+    client_req_id: str
+    symbol: str
+    reason: RejectReason
+    text: str
+
+
+@dataclass(frozen=True)
+class PresentQuote:
+    """The current best quote, shown to the requester under the gateway's QuoteID."""
+
+    to: SessionName
+    client_req_id: str
+    quote_id: str
+    symbol: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    valid_until: datetime | None
+
+
+class QuoteAck(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REMOVED = "removed"  # the RFQ was won by another quote or ended
+
+
+@dataclass(frozen=True)
+class QuoteStatus:
+    to: SessionName
+    quote_req_id: str
+    quote_id: str | None
+    symbol: str
+    status: QuoteAck
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class NotifyQuoteAccepted:
+    to: SessionName
+    quote_resp_id: str
+    solver_quote_id: str
+    quote_req_id: str
+    symbol: str
+    side: Side  # the requester's side; the solver takes the other side
+    quantity: Decimal
+    price: Decimal
+
+
+class ReportKind(StrEnum):
+    NEW = "new"  # acceptance acknowledged, funds locked
+    FILL = "fill"
+    REMAINDER_RELEASED = "remainder_released"  # after a partial fill: the rest will not fill
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class RequesterReport:
+    to: SessionName
+    kind: ReportKind
+    cl_ord_id: str  # the requester's QuoteRespID
+    order_id: str
+    exec_id: str
+    symbol: str
+    side: Side
+    order_quantity: Decimal
+    cum_quantity: Decimal
+    average_price: Decimal | None
+    last_price: Decimal | None = None
+    last_quantity: Decimal | None = None
+    quote_id: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class BusinessReject:
+    to: SessionName
+    ref_msg_type: str
+    ref_id: str
+    reason: RejectReason
+    text: str
+
+
+Outbound = (
+    ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatus
+    | NotifyQuoteAccepted | RequesterReport | BusinessReject
+)

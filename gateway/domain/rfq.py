@@ -1,0 +1,96 @@
+"""The RFQ aggregate and its one state machine, written as a transition table."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from gateway.domain.errors import InvalidTransition
+from gateway.domain.types import QuoteId, RfqId, SessionName, Side
+
+
+class RfqState(StrEnum):
+    RECEIVED = "Received"
+    QUOTING = "Quoting"
+    ACCEPTED_BINDING = "AcceptedBinding"
+    READY_TO_SETTLE = "ReadyToSettle"
+    FILLED = "Filled"
+    EXPIRED = "Expired"
+    REJECTED = "Rejected"
+
+
+class Trigger(StrEnum):
+    OPEN = "open"  # validated and sent to solvers
+    REFUSE = "refuse"  # failed validation
+    QUOTE = "quote"
+    ACCEPT = "accept"
+    FILL = "fill"  # a fill report passed its checks
+    SETTLE = "settle"  # the ledger posted the holds
+    EXECUTION_FAILED = "execution_failed"  # the solver could not execute; holds voided
+    EXPIRE = "expire"
+
+
+TRANSITIONS: dict[tuple[RfqState, Trigger], RfqState] = {
+    (RfqState.RECEIVED, Trigger.OPEN): RfqState.QUOTING,
+    (RfqState.RECEIVED, Trigger.REFUSE): RfqState.REJECTED,
+    (RfqState.QUOTING, Trigger.QUOTE): RfqState.QUOTING,
+    (RfqState.QUOTING, Trigger.ACCEPT): RfqState.ACCEPTED_BINDING,
+    (RfqState.QUOTING, Trigger.EXPIRE): RfqState.EXPIRED,
+    (RfqState.ACCEPTED_BINDING, Trigger.FILL): RfqState.READY_TO_SETTLE,
+    (RfqState.ACCEPTED_BINDING, Trigger.EXECUTION_FAILED): RfqState.REJECTED,
+    (RfqState.READY_TO_SETTLE, Trigger.SETTLE): RfqState.FILLED,
+}
+
+TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.EXPIRED, RfqState.REJECTED})
+
+
+def next_state(state: RfqState, trigger: Trigger) -> RfqState:
+    try:
+        return TRANSITIONS[(state, trigger)]
+    except KeyError:
+        raise InvalidTransition(state.value, trigger.value) from None
+
+
+@dataclass(frozen=True)
+class Rfq:
+    rfq_id: RfqId
+    requester: SessionName
+    requester_account: str
+    client_req_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    limit_price: Decimal | None
+    created_at: datetime
+    submission_deadline: datetime
+    acceptance_deadline: datetime
+    state: RfqState = RfqState.RECEIVED
+    accepted_quote_id: QuoteId | None = None
+    client_resp_id: str | None = None  # the requester's QuoteRespID, echoed as ClOrdID on its reports
+    filled_quantity: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        assert self.quantity > 0, "an RFQ quantity is positive"
+        assert self.created_at <= self.submission_deadline <= self.acceptance_deadline
+        assert Decimal(0) <= self.filled_quantity <= self.quantity
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def apply(self, trigger: Trigger, at: datetime, **changes) -> "Rfq":
+        """The only way an RFQ changes state: through the table, returning a new value."""
+        return replace(self, state=next_state(self.state, trigger), updated_at=at, **changes)
+
+    def within_limit(self, price: Decimal) -> bool:
+        """Is a price acceptable to the requester's optional limit?"""
+        if self.limit_price is None:
+            return True
+        return price <= self.limit_price if self.side is Side.BUY else price >= self.limit_price
+
+    def solver_query_id(self) -> str:
+        """The QuoteReqID solvers see: the gateway's own, never the requester's."""
+        return f"rfq-{self.rfq_id}"

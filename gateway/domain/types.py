@@ -1,0 +1,54 @@
+"""Value types of the RFQ domain: typed identifiers, enums and money rounding."""
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import NewType
+
+RfqId = NewType("RfqId", int)
+QuoteId = NewType("QuoteId", str)  # the gateway's own quote id, shown to requesters
+SessionName = NewType("SessionName", str)  # a FIX counterparty, by its CompID
+
+CASH_ASSET = "USDC"
+CENT = Decimal("0.01")
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class RejectReason(StrEnum):
+    """Why an RFQ or an action on it was refused (mapped to FIX 658 / 380 at the boundary)."""
+
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    EXCHANGE_CLOSED = "exchange_closed"
+    INVALID_QUANTITY = "invalid_quantity"
+    TOO_LATE = "too_late"
+    INVALID_PRICE = "invalid_price"
+    NOT_AUTHORIZED = "not_authorized"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    UNKNOWN_ID = "unknown_id"
+    DUPLICATE_ID = "duplicate_id"
+    WRONG_STATE = "wrong_state"
+    OTHER = "other"
+
+
+def cash_paid_by_requester(price: Decimal, quantity: Decimal) -> Decimal:
+    """Cash a buying requester pays: rounded down to the cent, in the requester's favour."""
+    return (price * quantity).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def cash_received_by_requester(price: Decimal, quantity: Decimal) -> Decimal:
+    """Cash a selling requester receives: rounded up to the cent, in the requester's favour."""
+    return (price * quantity).quantize(CENT, rounding=ROUND_CEILING)
+
+
+def requester_cash_amount(side: Side, price: Decimal, quantity: Decimal) -> Decimal:
+    if side is Side.BUY:
+        return cash_paid_by_requester(price, quantity)
+    return cash_received_by_requester(price, quantity)

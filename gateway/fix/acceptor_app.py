@@ -1,0 +1,98 @@
+"""The gateway's QuickFIX acceptor application.
+
+Callbacks arrive on QuickFIX's threads. Each inbound application message is
+translated once, here, into a domain command and handed to the engine's
+single thread; no SQL or slow work happens in a callback. Messages the
+engine wants sent come back through `OutboundSender` on the engine's thread.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import quickfix as fix
+import structlog
+
+from fixio.application import GuardedApplication, message_type, send, session_label
+from fixio.errors import FixDecodeError, MissingField
+from fixio.settings_builder import session_id
+from gateway.domain import outbound as out
+from gateway.domain.commands import SessionStatusChanged
+from gateway.domain.types import SessionName
+from gateway.fix import execution_codec, quote_codec
+from rfq_runtime.clock import Clock
+from rfq_runtime.worker import CommandWorker, QueueFull
+
+log = structlog.get_logger(__name__)
+
+DECODERS = {
+    "R": quote_codec.decode_quote_request,
+    "S": quote_codec.decode_quote,
+    "AJ": quote_codec.decode_quote_response,
+    "8": execution_codec.decode_solver_report,
+}
+
+
+class GatewayApplication(GuardedApplication):
+    def __init__(self, worker: CommandWorker) -> None:
+        super().__init__("gateway.fix")
+        self._worker = worker
+
+    def handle_logon(self, session: fix.SessionID) -> None:
+        self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=True))
+
+    def handle_logout(self, session: fix.SessionID) -> None:
+        self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=False))
+
+    def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:
+        kind = message_type(message)
+        decoder = DECODERS.get(kind)
+        if decoder is None:
+            raise fix.UnsupportedMessageType()
+        sender = SessionName(session.getTargetCompID().getValue())
+        try:
+            command = decoder(message, sender)
+        except MissingField as error:
+            log.info("fix_missing_field", session=session_label(session), msg_type=kind, tag=error.tag)
+            raise fix.FieldNotFound(error.tag) from None
+        except FixDecodeError as error:
+            log.info("fix_bad_field", session=session_label(session), msg_type=kind, tag=error.tag,
+                     reason=error.reason)
+            raise fix.IncorrectTagValue(error.tag) from None
+        try:
+            self._worker.submit(command)
+        except QueueFull:
+            # Back-pressure: refuse the message at the session level rather than queue without bound.
+            log.error("engine_saturated", session=session_label(session), msg_type=kind)
+            raise fix.UnsupportedMessageType() from None
+
+
+class OutboundSender:
+    """Renders the engine's outbound messages as FIX and queues them on the right session."""
+
+    def __init__(self, gateway_comp_id: str, clock: Clock) -> None:
+        self._comp_id = gateway_comp_id
+        self._clock = clock
+
+    def __call__(self, message: out.Outbound) -> None:
+        fix_message = self.render(message, self._clock.now())
+        if not send(fix_message, session_id(self._comp_id, message.to)):
+            log.warning("fix_send_failed", session=message.to, message=type(message).__name__)
+
+    @staticmethod
+    def render(message: out.Outbound, now: datetime) -> fix.Message:
+        match message:
+            case out.ForwardQuoteRequest():
+                return quote_codec.encode_forward_request(message)
+            case out.RejectQuoteRequest():
+                return quote_codec.encode_reject(message)
+            case out.PresentQuote():
+                return quote_codec.encode_present_quote(message)
+            case out.QuoteStatus():
+                return quote_codec.encode_quote_status(message)
+            case out.NotifyQuoteAccepted():
+                return quote_codec.encode_acceptance(message)
+            case out.RequesterReport():
+                return execution_codec.encode_requester_report(message, now)
+            case out.BusinessReject():
+                return execution_codec.encode_business_reject(message)
+        raise AssertionError(f"no FIX rendering for {type(message).__name__}")

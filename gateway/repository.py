@@ -1,0 +1,86 @@
+"""Maps the engine's domain values to SQL rows and back (the persistence adapter)."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.domain.book import Changeset, RfqBook
+from gateway.domain.quotes import Quote, QuoteStatus
+from gateway.domain.rfq import TERMINAL_STATES, Rfq, RfqState
+from gateway.domain.types import QuoteId, RfqId, SessionName, Side
+from settlement import models
+
+
+def save_changeset(uow, changes: Changeset) -> None:
+    """Stage every row of a changeset in the unit of work's transaction (no commit here)."""
+    session: Session = uow.session
+    for rfq in changes.rfqs:
+        session.merge(_rfq_row(rfq))
+    session.flush()
+    for quote in changes.quotes:
+        session.merge(_quote_row(quote))
+    session.flush()
+    for fill in changes.fills:
+        session.add(models.Fill(rfq_id=fill.rfq_id, quote_id=fill.quote_id, exec_id=fill.exec_id,
+                                last_price=fill.last_price, last_quantity=fill.last_quantity,
+                                created_at=fill.occurred_at))
+    for event in changes.events:
+        uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+
+
+def _rfq_row(rfq: Rfq) -> models.Rfq:
+    return models.Rfq(
+        id=rfq.rfq_id, requester_session=rfq.requester, requester_account=rfq.requester_account,
+        client_req_id=rfq.client_req_id, symbol=rfq.symbol, side=rfq.side.value, quantity=rfq.quantity,
+        limit_price=rfq.limit_price, state=rfq.state.value, created_at=rfq.created_at,
+        submission_deadline=rfq.submission_deadline, acceptance_deadline=rfq.acceptance_deadline,
+        accepted_quote_id=rfq.accepted_quote_id, client_resp_id=rfq.client_resp_id,
+        filled_quantity=rfq.filled_quantity, average_price=rfq.average_price,
+        updated_at=rfq.updated_at or rfq.created_at,
+    )
+
+
+def _quote_row(quote: Quote) -> models.Quote:
+    return models.Quote(
+        id=quote.quote_id, rfq_id=quote.rfq_id, solver_session=quote.solver, solver_account=quote.solver_account,
+        solver_quote_id=quote.solver_quote_id, bid_price=quote.bid_price, offer_price=quote.offer_price,
+        bid_size=quote.bid_size, offer_size=quote.offer_size, valid_until=quote.valid_until,
+        received_at=quote.received_at, status=quote.status.value,
+    )
+
+
+def rfq_from_row(row: models.Rfq) -> Rfq:
+    return Rfq(
+        rfq_id=RfqId(row.id), requester=SessionName(row.requester_session), requester_account=row.requester_account,
+        client_req_id=row.client_req_id, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
+        limit_price=row.limit_price, created_at=row.created_at, submission_deadline=row.submission_deadline,
+        acceptance_deadline=row.acceptance_deadline, state=RfqState(row.state),
+        accepted_quote_id=QuoteId(row.accepted_quote_id) if row.accepted_quote_id else None,
+        client_resp_id=row.client_resp_id, filled_quantity=row.filled_quantity, average_price=row.average_price,
+        updated_at=row.updated_at,
+    )
+
+
+def quote_from_row(row: models.Quote, sequence: int) -> Quote:
+    return Quote(
+        quote_id=QuoteId(row.id), rfq_id=RfqId(row.rfq_id), solver=SessionName(row.solver_session),
+        solver_account=row.solver_account, solver_quote_id=row.solver_quote_id, bid_price=row.bid_price,
+        offer_price=row.offer_price, bid_size=row.bid_size, offer_size=row.offer_size,
+        valid_until=row.valid_until, received_at=row.received_at, sequence=sequence,
+        status=QuoteStatus(row.status),
+    )
+
+
+def load_book(session: Session) -> RfqBook:
+    """Rebuild the engine's memory after a restart: every open RFQ with its quotes."""
+    highest_rfq = session.scalar(select(func.max(models.Rfq.id))) or 0
+    quote_count = session.scalar(select(func.count(models.Quote.id))) or 0
+    book = RfqBook(next_rfq_id=highest_rfq + 1, next_quote_sequence=quote_count + 1)
+    open_states = [state.value for state in RfqState if state not in TERMINAL_STATES]
+    rows = session.scalars(select(models.Rfq).where(models.Rfq.state.in_(open_states))).all()
+    changes = Changeset(rfqs=[rfq_from_row(row) for row in rows])
+    quote_rows = session.scalars(select(models.Quote).where(models.Quote.rfq_id.in_([row.id for row in rows]))
+                                 .order_by(models.Quote.received_at, models.Quote.id)).all()
+    changes.quotes = [quote_from_row(row, sequence) for sequence, row in enumerate(quote_rows, start=1)]
+    book.apply(changes)
+    return book

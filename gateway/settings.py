@@ -1,0 +1,105 @@
+"""Application settings: config/rfq.toml, overridden by environment variables."""
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from gateway.domain.policy import Counterparty, GatewayPolicy, Role
+from gateway.domain.types import SessionName
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "rfq.toml"
+DATA_DICTIONARY = PROJECT_ROOT / "fix_specs" / "FIX44.xml"
+
+
+class GatewaySection(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 9876
+    comp_id: str = "RFQGW"
+    submission_window_s: float = 60.0
+    acceptance_window_s: float = 120.0
+
+
+class VenueSection(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 9877
+    comp_id: str = "VENUE"
+    seed: int = 7
+    tick_interval_s: float = 0.5
+    latency_s: float = 0.0
+
+
+class BrokerSection(BaseModel):
+    comp_id: str = "BROKER"
+    account: str = "BROKER"
+    margin_bps: Decimal = Decimal(20)
+    aggression_bps: Decimal = Decimal(0)
+    quote_validity_s: float = 30.0
+
+
+class SessionSection(BaseModel):
+    comp_id: str
+    role: Role
+    account: str
+
+
+class InstrumentSection(BaseModel):
+    symbol: str
+    reference_price: Decimal
+    cusip: str | None = None
+    tick: Decimal = Decimal("0.01")
+
+
+class FundingSection(BaseModel):
+    account: str
+    asset: str
+    amount: Decimal
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("var")
+    log_format: str = "console"
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "RFQ_DATABASE_URL"))
+    mqtt_url: str | None = Field(default=None, validation_alias=AliasChoices("MQTT_URL", "RFQ_MQTT_URL"))
+    mqtt_topic_prefix: str = "rfq/events"
+    gateway: GatewaySection = GatewaySection()
+    venue: VenueSection = VenueSection()
+    broker: BrokerSection = BrokerSection()
+    sessions: list[SessionSection] = []
+    instruments: list[InstrumentSection] = []
+    funding: list[FundingSection] = []
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        config_file = Path(os.environ.get("RFQ_CONFIG", DEFAULT_CONFIG))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        return init_settings, env_settings, toml
+
+    def resolved_data_dir(self) -> Path:
+        folder = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir() / 'rfq.sqlite3'}"
+
+    def policy(self) -> GatewayPolicy:
+        return GatewayPolicy(
+            symbols=frozenset(instrument.symbol for instrument in self.instruments),
+            counterparties={
+                SessionName(section.comp_id): Counterparty(SessionName(section.comp_id), section.role, section.account)
+                for section in self.sessions
+            },
+            submission_window_s=self.gateway.submission_window_s,
+            acceptance_window_s=self.gateway.acceptance_window_s,
+        )

@@ -1,0 +1,138 @@
+"""Builds and runs the whole system in one process tree: the simulated venue,
+the gateway (acceptor + RFQ engine), the broker connector and the outbox relay."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import structlog
+
+from broker.connector import BrokerConnector
+from broker.solver import BrokerConfig
+from broker_sim.server import VenueServer
+from broker_sim.market import Market
+from fixio.engine import FixEngine
+from fixio.settings_builder import EngineSpec, SessionSpec
+from gateway.domain.events import DomainEvent
+from gateway.engine import RfqEngine
+from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
+from gateway.outbox_relay import OutboxRelay
+from gateway.repository import load_book
+from gateway.settings import DATA_DICTIONARY, Settings
+from rfq_runtime.clock import Clock, SystemClock
+from rfq_runtime.worker import CommandWorker
+from settlement.db import create_db_engine, session_factory, upgrade_to_head
+from settlement.uow import SqlUnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+class MarketPriceSource:
+    """The connector's reference prices, read in process from the simulated venue's NBBO."""
+
+    def __init__(self, market: Market, clock: Clock) -> None:
+        self._market = market
+        self._clock = clock
+
+    def reference(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        if not self._market.has_symbol(symbol):
+            return None
+        nbbo = self._market.nbbo(symbol, self._clock.now())
+        return nbbo.bid, nbbo.ask
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    with_broker: bool = True
+
+    def __post_init__(self) -> None:
+        self.data_dir: Path = self.settings.resolved_data_dir()
+        self.database_url = self.settings.resolved_database_url()
+        upgrade_to_head(self.database_url)
+        self.db_engine = create_db_engine(self.database_url)
+        self.sessions = session_factory(self.db_engine)
+        self.fund_accounts()
+        self.market = Market({i.symbol: i.reference_price for i in self.settings.instruments},
+                             seed=self.settings.venue.seed)
+        self.venue = self._build_venue()
+        self.engine, self.worker, self.gateway_fix = self._build_gateway()
+        self.broker = self._build_broker() if self.with_broker else None
+        self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
+                      if self.settings.mqtt_url else None)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    def fund_accounts(self) -> None:
+        """Opening balances from config, once each (the idempotency key makes re-runs no-ops)."""
+        with self.uow() as uow:
+            for funding in self.settings.funding:
+                uow.ledger.deposit(funding.account, funding.asset, funding.amount,
+                                   idempotency_key=f"funding:{funding.account}:{funding.asset}")
+            uow.commit()
+
+    def _build_venue(self) -> VenueServer:
+        venue = self.settings.venue
+        return VenueServer(host=venue.host, port=venue.port, venue_comp_id=venue.comp_id,
+                           client_comp_ids=[self.settings.broker.comp_id], data_dir=self.data_dir,
+                           data_dictionary=DATA_DICTIONARY, market=self.market, seed=venue.seed,
+                           tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s)
+
+    def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine]:
+        gateway = self.settings.gateway
+        with self.uow() as uow:
+            book = load_book(uow.session)
+        sender = OutboundSender(gateway.comp_id, self.clock)
+        engine = RfqEngine(self.settings.policy(), book, self.uow, self.clock, sender)
+        worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick)
+        spec = EngineSpec(name="gateway", connection_type="acceptor", host=gateway.host, port=gateway.port,
+                          sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
+                          data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
+        return engine, worker, FixEngine(spec, GatewayApplication(worker))
+
+    def _build_broker(self) -> BrokerConnector:
+        broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue
+        config = BrokerConfig(ticks={i.symbol: i.tick for i in self.settings.instruments},
+                              margin_bps=broker.margin_bps, aggression_bps=broker.aggression_bps,
+                              quote_validity_s=broker.quote_validity_s)
+        return BrokerConnector(comp_id=broker.comp_id, gateway=(gateway.host, gateway.port, gateway.comp_id),
+                               venue=(venue.host, venue.port, venue.comp_id), config=config,
+                               prices=MarketPriceSource(self.market, self.clock), clock=self.clock,
+                               data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
+                               record_event=self.record_event)
+
+    def record_event(self, event: DomainEvent) -> None:
+        with self.uow() as uow:
+            uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+            uow.commit()
+
+    def start(self) -> None:
+        self.venue.start()
+        self.worker.start()
+        self.gateway_fix.start()
+        if self.broker:
+            self.broker.start()
+        if self.relay:
+            self.relay.start()
+        log.info("stack_started", gateway_port=self.settings.gateway.port, venue_port=self.settings.venue.port,
+                 database=self.db_engine.url.render_as_string(hide_password=True))
+
+    def stop(self) -> None:
+        # Each worker stops before its FIX engine: a send racing a QuickFIX engine's
+        # shutdown can touch a session the engine is tearing down.
+        if self.broker:
+            self.broker.stop()
+        self.worker.stop()
+        self.gateway_fix.stop()
+        self.venue.stop()
+        if self.relay:
+            self.relay.stop()
+        self.db_engine.dispose()
+        log.info("stack_stopped")
+
+    def balance(self, account: str, asset: str):
+        with self.uow() as uow:
+            return uow.ledger.balance(account, asset)

@@ -1,0 +1,35 @@
+"""Immutable results of ledger commands and the vocabulary shared by the ledger and its audit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+# The counterpart of every deposit: its available balance is the only one allowed below zero,
+# which keeps every asset summing to zero over all accounts.
+EXTERNAL_OWNER = "external"
+
+AVAILABLE = "available"
+LOCKED = "locked"
+
+PENDING = "pending"
+POSTED = "posted"
+VOIDED = "voided"
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: Decimal
+    locked: Decimal
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """A hold as seen by the caller: posted/released amounts are None while it is pending."""
+
+    hold_id: str
+    owner: str
+    asset: str
+    amount: Decimal
+    status: str
+    posted_amount: Decimal | None
+    released_amount: Decimal | None

@@ -1,0 +1,74 @@
+"""Alembic migrations: upgrade/downgrade cycles and agreement with the ORM models."""
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, MetaData, String, create_engine, inspect
+from sqlalchemy.pool import NullPool
+
+from settlement.db import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
+from settlement.models import Base
+
+SCHEMA_TABLES = {
+    "ledger_accounts",
+    "journal_entries",
+    "journal_lines",
+    "holds",
+    "rfqs",
+    "quotes",
+    "fills",
+    "domain_events",
+}
+
+
+def _tables_and_revision(url: str) -> tuple[set[str], str | None]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+            revision = MigrationContext.configure(connection).get_current_revision()
+        return tables, revision
+    finally:
+        engine.dispose()
+
+
+def _schema_differences(url: str, metadata: MetaData) -> list[Any]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def test_single_head_named_0001() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == ["0001"]
+    assert (MIGRATIONS_DIR / "versions" / "0001_initial_schema.py").is_file()
+
+
+def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
+    assert _tables_and_revision(empty_db_url) == (set(), None)
+    upgrade_to_head(empty_db_url)
+    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, "0001")
+    downgrade_to(empty_db_url, "base")
+    assert _tables_and_revision(empty_db_url) == (set(), None)
+    upgrade_to_head(empty_db_url)
+    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, "0001")
+
+
+def test_models_match_migrations(db_url: str) -> None:
+    assert _schema_differences(db_url, Base.metadata) == []
+
+
+def test_model_comparison_detects_drift(db_url: str) -> None:
+    drifted = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["holds"].append_column(Column("note", String(32), nullable=True))
+    differences = _schema_differences(db_url, drifted)
+    assert [(diff[0], diff[3].name) for diff in differences] == [("add_column", "note")]
