@@ -14,8 +14,7 @@ from typing import Protocol
 import structlog
 
 from broker import pricing
-from broker.messages import (ExecutionToReport, OrderToSend, QuoteToSend, QuoteWon, RfqOffered,
-                             VenueExecution)
+from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend, QuoteWon, RfqOffered, VenueExecution
 from broker.orders import UnexpectedReport, VenueOrder
 from gateway.domain.events import DomainEvent, OrderSent
 from gateway.domain.types import RfqId

@@ -12,11 +12,18 @@ from typing import Union
 
 import quickfix as fix
 
-from broker_sim.events import (CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected,
-                               RejectCode, VenueEvent)
+from broker_sim.events import (
+    CancelRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    RejectCode,
+    VenueEvent,
+)
 from broker_sim.orders import OrderSnapshot, OrderState
 from fixio.application import message_type
-from fixio.errors import FixDecodeError
+from fixio.errors import FixDecodeError, MissingField
 from fixio.reader import FixReader, format_decimal, format_utc_timestamp
 
 # Tags (FIX 4.4 plus the project's custom NBBO fields from fix_specs/FIX44.xml).
@@ -95,11 +102,21 @@ VenueCommand = Union[NewOrder, UndecodableOrder, CancelOrder, QueryStatus, Query
 
 
 def decode(message: fix.Message) -> VenueCommand:
-    """Raises fix.UnsupportedMessageType for anything the venue does not speak."""
+    """Raises fix.UnsupportedMessageType for anything the venue does not speak, and QuickFIX's
+    FieldNotFound / IncorrectTagValue (QuickFIX answers with a session Reject) when a request
+    cannot be read; a new order whose ids are readable but whose values are not becomes an
+    UndecodableOrder, answered with a reject ExecutionReport."""
     kind = message_type(message)
     body = FixReader(message)
-    if kind == "D":
-        return _decode_new_order(body)
+    try:
+        return _decode_new_order(body) if kind == "D" else _decode_request(kind, body)
+    except MissingField as error:
+        raise fix.FieldNotFound(error.tag) from None
+    except FixDecodeError as error:
+        raise fix.IncorrectTagValue(error.tag) from None
+
+
+def _decode_request(kind: str, body: FixReader) -> VenueCommand:
     if kind == "F":
         return CancelOrder(body.text(ORIG_CL_ORD_ID), body.text(CL_ORD_ID))
     if kind == "H":

@@ -13,8 +13,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-from broker_sim.events import (CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected,
-                               RejectCode, VenueEvent, VenueFill, VenueReject)
+from broker_sim.events import (
+    CancelRejected,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    RejectCode,
+    VenueEvent,
+    VenueFill,
+    VenueReject,
+)
 from broker_sim.market import Market, Nbbo, is_whole
 from broker_sim.orders import OrderSnapshot, Trigger, VenueOrder
 

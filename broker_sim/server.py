@@ -10,10 +10,10 @@ from typing import Callable
 
 import structlog
 
-from broker_sim.acceptor import ThreadedAcceptorEngine
 from broker_sim.fix_app import DEFAULT_QUEUE_SIZE, VenueApplication
 from broker_sim.market import Market, Nbbo
 from broker_sim.matching import MatchingEngine
+from fixio.engine import FixEngine
 from fixio.settings_builder import EngineSpec, SessionSpec
 
 log = structlog.get_logger(__name__)
@@ -44,7 +44,7 @@ class VenueServer:
             sessions=tuple(SessionSpec(venue_comp_id, client) for client in client_comp_ids),
             data_dir=Path(data_dir), data_dictionary=Path(data_dictionary),
         )
-        self._fix_engine = ThreadedAcceptorEngine(spec, self.application)
+        self._fix_engine = FixEngine(spec, self.application)
         self._listeners: list[NbboListener] = []
         self._listeners_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -64,7 +64,7 @@ class VenueServer:
             self._ticker.join(timeout=TICKER_JOIN_TIMEOUT_S)
         # The worker stops first so it never sends on a session QuickFIX is tearing down.
         self.application.stop()
-        self._fix_engine.close()
+        self._fix_engine.stop()
         log.info("venue_stopped")
 
     def subscribe(self, listener: NbboListener) -> None:

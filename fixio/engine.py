@@ -1,4 +1,14 @@
-"""Start and stop one QuickFIX engine (acceptor or initiator)."""
+"""Start and stop one QuickFIX engine (acceptor or initiator).
+
+Two QuickFIX 1.16 hazards shape this class:
+- SocketAcceptor.stop() races with its own thread and can segfault (quickfix
+  PR #740); the threaded acceptor/initiator tear down by closing sockets and
+  joining threads, without the race, so those are used.
+- Destroying an engine removes its SessionIDs from QuickFIX's global session
+  registry. An engine left to the garbage collector after a newer engine with
+  the same SessionIDs started would erase the newer sessions, so stop()
+  releases every QuickFIX object at once.
+"""
 from __future__ import annotations
 
 import quickfix as fix
@@ -15,18 +25,24 @@ class FixEngine:
         self._settings = spec.build()
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = fix.FileLogFactory(self._settings)
-        engine_type = fix.SocketAcceptor if spec.connection_type == "acceptor" else fix.SocketInitiator
+        engine_type = (fix.ThreadedSocketAcceptor if spec.connection_type == "acceptor"
+                       else fix.ThreadedSocketInitiator)
         self._engine = engine_type(application, self._store, self._settings, self._logs)
         self._running = False
 
     def start(self) -> None:
+        assert self._engine is not None, "a stopped engine cannot start again; build a new one"
         self._engine.start()
         self._running = True
 
     def stop(self) -> None:
+        if self._engine is None:
+            return
         if self._running:
             self._running = False
             self._engine.stop()
+        self._engine = None  # destroyed now (reference count), before any newer engine's sessions exist
+        self._logs = self._store = self._settings = None
 
     def is_logged_on(self) -> bool:
-        return bool(self._engine.isLoggedOn())
+        return self._engine is not None and bool(self._engine.isLoggedOn())

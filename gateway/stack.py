@@ -10,8 +10,8 @@ import structlog
 
 from broker.connector import BrokerConnector
 from broker.solver import BrokerConfig
-from broker_sim.server import VenueServer
 from broker_sim.market import Market
+from broker_sim.server import VenueServer
 from fixio.engine import FixEngine
 from fixio.settings_builder import EngineSpec, SessionSpec
 from gateway.domain.events import DomainEvent

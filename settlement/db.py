@@ -44,8 +44,17 @@ def _is_sqlite_memory(url: str) -> bool:
     return database in (None, "", ":memory:")
 
 
+def _ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its directory; a fresh data_dir would fail to open."""
+    if make_url(url).get_backend_name() == "sqlite" and not _is_sqlite_memory(url):
+        database = make_url(url).database
+        assert database is not None
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _create_sqlite_engine(url: str) -> Engine:
     in_memory = _is_sqlite_memory(url)
+    _ensure_sqlite_directory(url)
     extra: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
     engine = create_engine(
         url,
@@ -92,6 +101,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_to_head(url: str) -> None:
     log.info("schema_upgrade", target="head", backend=make_url(url).get_backend_name())
+    _ensure_sqlite_directory(url)
     command.upgrade(alembic_config(url), "head")
 
 

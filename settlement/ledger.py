@@ -360,7 +360,8 @@ class Ledger:
                     account.available = account.available + posting.amount
                 else:
                     account.locked = account.locked + posting.amount
-                assert account.locked >= 0, f"account {account.id} locked went negative"
+        for posting in postings:
+            assert posting.account.locked >= 0, f"account {posting.account.id} locked went negative"
         self._session.flush()
         log.info("ledger_entry", kind=kind, entry_id=entry.id, idempotency_key=idempotency_key, hold_id=hold_id)
         return entry

@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from settlement.models import BUCKETS, HOLD_STATUSES, Hold, JournalEntry, JournalLine, LedgerAccount
 from settlement.ledger_views import EXTERNAL_OWNER, PENDING, VOIDED
+from settlement.models import BUCKETS, HOLD_STATUSES, Hold, JournalEntry, JournalLine, LedgerAccount
 from settlement.types import EXACT_CONTEXT
 
 ZERO = Decimal(0)

@@ -4,7 +4,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from gateway.domain.commands import AcceptQuote, ExecutionOutcome, ReportExecution, RequestQuote, ResponseType, SubmitQuote
+from gateway.domain.commands import (
+    AcceptQuote,
+    ExecutionOutcome,
+    ReportExecution,
+    RequestQuote,
+    ResponseType,
+    SubmitQuote,
+)
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
 from gateway.domain.quotes import Quote
 from gateway.domain.rfq import Rfq, RfqState

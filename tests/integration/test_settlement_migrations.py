@@ -1,16 +1,19 @@
 """Alembic migrations: upgrade/downgrade cycles and agreement with the ORM models."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, String, create_engine, inspect
+from sqlalchemy import Column, Engine, MetaData, String, create_engine, insert, inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from settlement.db import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
-from settlement.models import Base
+from settlement.models import Base, JournalLine
 
 SCHEMA_TABLES = {
     "ledger_accounts",
@@ -72,3 +75,11 @@ def test_model_comparison_detects_drift(db_url: str) -> None:
     drifted.tables["holds"].append_column(Column("note", String(32), nullable=True))
     differences = _schema_differences(db_url, drifted)
     assert [(diff[0], diff[3].name) for diff in differences] == [("add_column", "note")]
+
+
+def test_foreign_keys_are_enforced(db_engine: Engine) -> None:
+    orphan_line = insert(JournalLine).values(
+        entry_id=999, account_id=999, asset="USD", bucket="available", amount=Decimal("1")
+    )
+    with pytest.raises(IntegrityError), db_engine.begin() as connection:
+        connection.execute(orphan_line)

@@ -221,3 +221,18 @@ def test_ticker_walks_the_market_and_fills_a_resting_order(tmp_path):
     finally:
         client.stop()
         server.stop()
+
+
+def test_mass_status_without_orders_is_answered_with_a_business_reject(venue):
+    _, client = venue
+    client.send({35: "AF", 584: "mass-empty", 585: "7"})
+    reject = client.wait_for(lambda m: m.msg_type == "j", TIMEOUT_S)
+    assert (reject[372], reject[379], reject[380]) == ("AF", "mass-empty", "0")
+
+
+def test_market_orders_are_rejected(venue):
+    _, client = venue
+    client.send({35: "D", 11: "mk1", 55: "AAPL", 54: "1", 38: "100", 40: "1",
+                 60: format_utc_timestamp(now())})
+    rejected = report(client, "mk1", "8")
+    assert (rejected[39], rejected[103]) == ("8", "11") and "market" in rejected[58]

@@ -10,7 +10,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
@@ -236,5 +236,7 @@ def test_random_hold_sequences_keep_the_ledger_consistent(
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
+            # The explain phase re-runs failures under coverage tracing: minutes per failure here.
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         ),
     )

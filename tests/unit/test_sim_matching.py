@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker_sim.events import (CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected,
-                               RejectCode)
+from broker_sim.events import CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, RejectCode
 from broker_sim.market import ExchangeQuote, Market, SymbolMarket
 from broker_sim.matching import MatchingEngine
 from broker_sim.orders import OrderState
