@@ -14,17 +14,10 @@ from sqlalchemy.pool import NullPool
 
 from settlement.db import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
 from settlement.models import Base, JournalLine
+from settlement.schema import metadata
 
-SCHEMA_TABLES = {
-    "ledger_accounts",
-    "journal_entries",
-    "journal_lines",
-    "holds",
-    "rfqs",
-    "quotes",
-    "fills",
-    "domain_events",
-}
+SCHEMA_TABLES = set(metadata.tables)
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def _tables_and_revision(url: str) -> tuple[set[str], str | None]:
@@ -48,24 +41,25 @@ def _schema_differences(url: str, metadata: MetaData) -> list[Any]:
         engine.dispose()
 
 
-def test_single_head_named_0001() -> None:
+def test_single_linear_history_from_0001() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    assert script.get_heads() == ["0001"]
+    assert script.get_heads() == [HEAD]
+    assert [revision.revision for revision in script.walk_revisions()][-1] == "0001"
     assert (MIGRATIONS_DIR / "versions" / "0001_initial_schema.py").is_file()
 
 
 def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     assert _tables_and_revision(empty_db_url) == (set(), None)
     upgrade_to_head(empty_db_url)
-    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, "0001")
+    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, HEAD)
     downgrade_to(empty_db_url, "base")
     assert _tables_and_revision(empty_db_url) == (set(), None)
     upgrade_to_head(empty_db_url)
-    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, "0001")
+    assert _tables_and_revision(empty_db_url) == (SCHEMA_TABLES, HEAD)
 
 
 def test_models_match_migrations(db_url: str) -> None:
-    assert _schema_differences(db_url, Base.metadata) == []
+    assert _schema_differences(db_url, metadata) == []
 
 
 def test_model_comparison_detects_drift(db_url: str) -> None:

@@ -1,0 +1,2 @@
+"""Access control: session credentials and operator commands."""
+from settlement.models import Base  # noqa: F401

@@ -1,0 +1,2 @@
+"""Reference data: instruments, market calendar, accounts, entities and policy rules."""
+from settlement.models import Base  # noqa: F401
