@@ -6,102 +6,142 @@ refusal rolls back and answers with the reject that fits the command.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from gateway import handlers_expiry, handlers_intake, handlers_settlement
+from gateway import handlers_expiry, handlers_intake, handlers_lifecycle, handlers_quotes, handlers_settlement
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
-from gateway.domain.commands import AcceptQuote, ReportExecution, RequestQuote, SessionStatusChanged, SubmitQuote
+from gateway.domain.commands import (
+    AcceptQuote,
+    ApplyOperatorCommand,
+    CancelQuote,
+    CancelRfq,
+    QueryOrder,
+    ReportExecution,
+    RequestQuote,
+    SessionStatusChanged,
+    SubmitQuote,
+)
 from gateway.domain.errors import DomainRejection
-from gateway.domain.events import RfqRejected
+from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
 from gateway.domain.policy import GatewayPolicy
-from gateway.repository import save_changeset
+from gateway.engine_rejects import rejection_for
+from gateway.repository import find_rfq_by_client_id, save_changeset
 from rfq_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
 
 TERMINAL_RFQS_KEPT_IN_MEMORY = 1_000
+OPERATOR_POLL_INTERVAL_S = 1.0  # how soon an operator's `admin disable-solver` takes effect
+OPERATOR_COMMANDS_PER_POLL = 50
 
 
 class RfqEngine:
     def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], Any], clock: Clock,
-                 send: Callable[[out.Outbound], None]) -> None:
+                 send: Callable[[out.Outbound], None], operator_queue: Callable[[Any], Any] | None = None) -> None:
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
         self._clock = clock
         self._send = send
+        self._operator_queue = operator_queue  # OperatorQueue(session) factory, when access control is wired
+        self._next_operator_poll = 0.0
 
     def handle(self, command: object) -> None:
-        if isinstance(command, SessionStatusChanged):
-            self._session_status(command)
-            return
-        handler = {
-            RequestQuote: self._request_quote,
-            SubmitQuote: self._submit_quote,
-            AcceptQuote: self._accept_quote,
-            ReportExecution: self._report_execution,
-        }.get(type(command))
-        assert handler is not None, f"no handler for {type(command).__name__}"
-        handler(command)
+        session = getattr(command, "requester", None) or getattr(command, "solver", None)
+        with structlog.contextvars.bound_contextvars(session=session):
+            self._dispatch(command)
+
+    def _dispatch(self, command: object) -> None:
+        now = self._clock.now()
+        decide: Callable[[Any], Changeset]
+        match command:
+            case SessionStatusChanged():
+                self._session_status(command)
+                return
+            case QueryOrder():
+                self._query_order(command)
+                return
+            case RequestQuote():
+                decide = lambda uow: handlers_intake.request_quote(command, self.policy, self.book, uow.ledger, now)  # noqa: E731
+            case SubmitQuote():
+                decide = lambda uow: handlers_quotes.submit_quote(command, self.policy, self.book, uow.ledger, now)  # noqa: E731
+            case CancelQuote():
+                decide = lambda uow: handlers_quotes.cancel_quote(command, self.book, now)  # noqa: E731
+            case CancelRfq():
+                decide = lambda uow: handlers_lifecycle.cancel_rfq(command, self.book, now)  # noqa: E731
+            case AcceptQuote():
+                decide = lambda uow: handlers_settlement.accept_quote(command, self.book, uow.ledger, now)  # noqa: E731
+            case ReportExecution():
+                decide = lambda uow: handlers_settlement.report_execution(command, self.book, uow.ledger, now)  # noqa: E731
+            case _:
+                raise AssertionError(f"no handler for {type(command).__name__}")
+        try:
+            self._commit(decide)
+        except DomainRejection as refusal:
+            log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value,
+                     text=refusal.text)
+            if isinstance(command, RequestQuote):
+                self._record_rejection(command, refusal)
+            for message in rejection_for(command, refusal, self.book):
+                self._send(message)
 
     def tick(self) -> None:
         now = self._clock.now()
         for rfq in handlers_expiry.due_for_expiry(self.book, now):
-            self._commit(lambda uow, rfq=rfq: handlers_expiry.expire(rfq, self.book, now), rfq_id=rfq.rfq_id)
+            self._commit(lambda uow, rfq=rfq: handlers_expiry.expire(rfq, self.book, now))
+        refreshed = handlers_quotes.refresh_presented(self.book, now)
+        if not refreshed.is_empty:
+            self._commit(lambda uow: refreshed)
+        self._poll_operator_commands()
         self.book.forget_terminal(TERMINAL_RFQS_KEPT_IN_MEMORY)
 
-    # -- per command ---------------------------------------------------------------
-    def _request_quote(self, command: RequestQuote) -> None:
-        now = self._clock.now()
-        try:
-            self._commit(lambda uow: handlers_intake.request_quote(command, self.policy, self.book, now))
-        except DomainRejection as refusal:
-            self._record_rejection(command, refusal)
-            self._send(out.RejectQuoteRequest(to=command.requester, client_req_id=command.client_req_id,
-                                              symbol=command.symbol, reason=refusal.reason, text=refusal.text))
-
-    def _submit_quote(self, command: SubmitQuote) -> None:
-        now = self._clock.now()
-        try:
-            self._commit(lambda uow: handlers_intake.submit_quote(command, self.policy, self.book, now))
-        except DomainRejection as refusal:
-            log.info("quote_rejected", session=command.solver, quote_req_id=command.quote_req_id, text=refusal.text)
-            self._send(out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
-                                       quote_id=command.solver_quote_id, symbol=command.symbol,
-                                       status=out.QuoteAck.REJECTED, text=refusal.text))
-
-    def _accept_quote(self, command: AcceptQuote) -> None:
-        now = self._clock.now()
-        try:
-            self._commit(lambda uow: handlers_settlement.accept_quote(command, self.book, uow.ledger, now))
-        except DomainRejection as refusal:
-            log.info("acceptance_rejected", session=command.requester, quote_id=command.quote_id, text=refusal.text)
-            self._send(out.BusinessReject(to=command.requester, ref_msg_type="AJ", ref_id=command.client_resp_id,
-                                          reason=refusal.reason, text=refusal.text))
-
-    def _report_execution(self, command: ReportExecution) -> None:
-        now = self._clock.now()
-        try:
-            self._commit(lambda uow: handlers_settlement.report_execution(command, self.book, uow.ledger, now))
-        except DomainRejection as refusal:
-            log.warning("execution_report_rejected", session=command.solver, exec_id=command.exec_id,
-                        text=refusal.text)
-            self._send(out.BusinessReject(to=command.solver, ref_msg_type="8", ref_id=command.exec_id,
-                                          reason=refusal.reason, text=refusal.text))
-
+    # -- commands without a state change --------------------------------------------
     def _session_status(self, command: SessionStatusChanged) -> None:
+        now = self._clock.now()
+        event = (SessionLoggedOn if command.logged_on else SessionLoggedOut)(
+            rfq_id=None, occurred_at=now, session=command.session)
+        changes = Changeset(events=[event])
         if command.logged_on:
             self.book.logged_on.add(command.session)
         else:
             self.book.logged_on.discard(command.session)
+            # Cancel on disconnect: a solver that is gone cannot honour its quotes.
+            changes.merge(handlers_quotes.withdraw_solver(command.session, self.book, now, "disconnected"))
+        self._commit(lambda uow: changes)
         log.info("session_status", session=command.session, logged_on=command.logged_on)
 
+    def _query_order(self, command: QueryOrder) -> None:
+        rfq = self.book.rfq_by_client_id(command.requester, command.cl_ord_id)
+        if rfq is None:
+            with self._uow_factory() as uow:
+                rfq = find_rfq_by_client_id(uow.session, command.requester, command.cl_ord_id)
+        self._send(handlers_lifecycle.order_status(command, rfq))
+
+    def _poll_operator_commands(self) -> None:
+        if self._operator_queue is None or time.monotonic() < self._next_operator_poll:
+            return
+        self._next_operator_poll = time.monotonic() + OPERATOR_POLL_INTERVAL_S
+        with self._uow_factory() as uow:
+            pending = self._operator_queue(uow.session).pending(OPERATOR_COMMANDS_PER_POLL)
+        for row in pending:
+            command = ApplyOperatorCommand(row.id, row.command, row.comp_id)
+            now = self._clock.now()
+            changes, result = handlers_lifecycle.apply_operator_command(command, self.policy, self.book, now)
+
+            def decide(uow, changes=changes, result=result, command_id=row.id):
+                self._operator_queue(uow.session).mark_applied(command_id, now, result)
+                return changes
+
+            self._commit(decide)
+            log.info("operator_command_applied", command=row.command, session=row.comp_id, result=result)
+
     # -- the one transactional path ------------------------------------------------
-    def _commit(self, decide: Callable[[Any], Changeset], rfq_id: int | None = None) -> Changeset:
+    def _commit(self, decide: Callable[[Any], Changeset]) -> Changeset:
         with self._uow_factory() as uow:
             changes = decide(uow)
             save_changeset(uow, changes)
@@ -109,13 +149,13 @@ class RfqEngine:
         self.book.apply(changes)
         for rfq in changes.rfqs:
             log.info("rfq_state", rfq_id=rfq.rfq_id, session=rfq.requester, state=rfq.state.value)
+        for note in changes.notes:
+            log.info("engine_note", note=note)
         for message in changes.outbound:
             self._send(message)
         return changes
 
     def _record_rejection(self, command: RequestQuote, refusal: DomainRejection) -> None:
-        log.info("rfq_rejected", session=command.requester, client_req_id=command.client_req_id,
-                 reason=refusal.reason.value, text=refusal.text)
         with self._uow_factory() as uow:
             event = RfqRejected(rfq_id=None, occurred_at=self._clock.now(), reason=refusal.reason.value,
                                 text=f"{command.requester} {command.client_req_id}: {refusal.text}")

@@ -1,4 +1,4 @@
-"""Handlers for RFQ intake and quoting. Pure decisions over the book; no I/O.
+"""Handlers for RFQ intake: validation and gating, then fan-out to solvers.
 
 Each returns a Changeset or raises DomainRejection; the engine persists the
 changeset in one transaction and only then applies it and sends its messages.
@@ -10,13 +10,12 @@ from decimal import Decimal
 
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
-from gateway.domain.commands import RequestQuote, SubmitQuote
+from gateway.domain.commands import RequestQuote
 from gateway.domain.errors import DomainRejection
-from gateway.domain.events import QuoteReceived, RfqCreated
+from gateway.domain.events import RfqCreated
 from gateway.domain.policy import GatewayPolicy
-from gateway.domain.quotes import Quote, QuoteStatus, best_quote
-from gateway.domain.rfq import Rfq, RfqState, Trigger
-from gateway.domain.types import QuoteId, RejectReason, RfqId, Side
+from gateway.domain.rfq import ExecutionMode, Rfq, Trigger
+from gateway.domain.types import CASH_ASSET, RejectReason, RfqId, Side, cash_paid_by_requester
 
 MAX_QUANTITY = Decimal("1000000000")
 
@@ -28,29 +27,60 @@ def parse_solver_query_id(quote_req_id: str) -> RfqId | None:
     return RfqId(int(number))
 
 
-def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook) -> None:
+def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, now: datetime) -> None:
+    """Everything that can refuse an RFQ before any solver hears of it, cheapest first."""
     party = policy.counterparty(command.requester)
     if party is None or not party.role.can_request():
         raise DomainRejection(RejectReason.NOT_AUTHORIZED, f"session {command.requester} may not request quotes")
     if book.rfq_by_client_id(command.requester, command.client_req_id) is not None:
-        raise DomainRejection(RejectReason.DUPLICATE_ID, f"duplicate QuoteReqID {command.client_req_id}")
+        raise DomainRejection(RejectReason.DUPLICATE_ID, f"duplicate id {command.client_req_id}")
     if command.symbol not in policy.symbols:
         raise DomainRejection(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {command.symbol}")
     if not (Decimal(0) < command.quantity <= MAX_QUANTITY):
         raise DomainRejection(RejectReason.INVALID_QUANTITY, f"quantity {command.quantity} must be positive")
     if command.limit_price is not None and command.limit_price <= 0:
         raise DomainRejection(RejectReason.INVALID_PRICE, f"limit price {command.limit_price} must be positive")
+    if command.mode is ExecutionMode.IMMEDIATE and command.limit_price is None:
+        raise DomainRejection(RejectReason.INVALID_PRICE, "Immediate execution needs a limit price (44)")
+    for gate, call in ((policy.trading, lambda g: g.check(command.symbol, command.quantity, now)),
+                       (policy.compliance, lambda g: g.authorize(party.account, command.symbol))):
+        refusal = call(gate) if gate is not None else None
+        if refusal is not None:
+            raise DomainRejection(refusal.reason, refusal.text)
 
 
-def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, now: datetime) -> Changeset:
-    validate_request(command, policy, book)
+def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: str, ledger) -> None:
+    """A buy whose worst-case cost exceeds available cash, or a sell of shares not held, never reaches a solver."""
+    if command.side is Side.SELL:
+        held = ledger.balance(account, command.symbol).available
+        if held < command.quantity:
+            raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
+                                  f"insufficient {command.symbol}: {held} available, {command.quantity} to sell")
+        return
+    worst_price = command.limit_price
+    if worst_price is None:
+        reference = policy.reference_ask(command.symbol)
+        if reference is None:
+            return  # no bound is knowable; the lock at acceptance still refuses what cannot be paid
+        worst_price = reference * (1 + policy.buying_power_buffer)
+    worst_cost = cash_paid_by_requester(worst_price, command.quantity)
+    available = ledger.balance(account, CASH_ASSET).available
+    if worst_cost > available:
+        raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
+                              f"insufficient buying power: worst case {worst_cost} {CASH_ASSET}, {available} available")
+
+
+def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, ledger, now: datetime) -> Changeset:
+    validate_request(command, policy, book, now)
     party = policy.counterparty(command.requester)
+    check_buying_power(command, policy, party.account, ledger)
     received = Rfq(
         rfq_id=book.allocate_rfq_id(), requester=command.requester, requester_account=party.account,
         client_req_id=command.client_req_id, symbol=command.symbol, side=command.side,
         quantity=command.quantity, limit_price=command.limit_price, created_at=now,
-        submission_deadline=now + policy.submission_window, acceptance_deadline=now + policy.total_window,
-        updated_at=now,
+        submission_deadline=now + policy.submission_window(command.symbol),
+        acceptance_deadline=now + policy.total_window(command.symbol), updated_at=now,
+        mode=command.mode, origin=command.origin,
     )
     rfq = received.apply(Trigger.OPEN, now)
     changes = Changeset(rfqs=[rfq])
@@ -58,10 +88,12 @@ def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, n
         rfq_id=rfq.rfq_id, occurred_at=now, requester=rfq.requester, symbol=rfq.symbol,
         side=rfq.side.value, quantity=rfq.quantity, limit_price=rfq.limit_price,
     ))
-    for solver in sorted(book.logged_on):
-        solver_party = policy.counterparty(solver)
-        if solver == rfq.requester or solver_party is None or not solver_party.role.can_quote():
-            continue
+    if rfq.is_order:
+        changes.outbound.append(out.RequesterReport(
+            to=rfq.requester, kind=out.ReportKind.NEW, cl_ord_id=rfq.client_req_id, order_id=f"rfq-{rfq.rfq_id}",
+            exec_id=f"{rfq.rfq_id}-new", symbol=rfq.symbol, side=rfq.side, order_quantity=rfq.quantity,
+            cum_quantity=Decimal(0), average_price=None))
+    for solver in eligible_solvers(rfq, policy, book):
         changes.outbound.append(out.ForwardQuoteRequest(
             to=solver, quote_req_id=rfq.solver_query_id(), symbol=rfq.symbol, side=rfq.side,
             quantity=rfq.quantity, expires_at=rfq.submission_deadline,
@@ -69,68 +101,11 @@ def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, n
     return changes
 
 
-def _check_quote_prices(command: SubmitQuote, rfq: Rfq) -> None:
-    needed_price = command.offer_price if rfq.side is Side.BUY else command.bid_price
-    needed_size = command.offer_size if rfq.side is Side.BUY else command.bid_size
-    side_name = "offer" if rfq.side is Side.BUY else "bid"
-    if needed_price is None:
-        raise DomainRejection(RejectReason.INVALID_PRICE, f"a {rfq.side.value} RFQ needs an {side_name} price")
-    for price in (command.bid_price, command.offer_price):
-        if price is not None and price <= 0:
-            raise DomainRejection(RejectReason.INVALID_PRICE, f"price {price} must be positive")
-    if needed_size is not None and needed_size < rfq.quantity:
-        raise DomainRejection(RejectReason.INVALID_QUANTITY, f"{side_name} size {needed_size} below RFQ quantity")
-
-
-def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, now: datetime) -> Changeset:
-    party = policy.counterparty(command.solver)
-    if party is None or not party.role.can_quote():
-        raise DomainRejection(RejectReason.NOT_AUTHORIZED, f"session {command.solver} may not quote")
-    rfq_id = parse_solver_query_id(command.quote_req_id)
-    rfq = book.rfq(rfq_id) if rfq_id is not None else None
-    if rfq is None or rfq.symbol != command.symbol:
-        raise DomainRejection(RejectReason.UNKNOWN_ID, f"unknown QuoteReqID {command.quote_req_id}")
-    if rfq.state is not RfqState.QUOTING:
-        raise DomainRejection(RejectReason.WRONG_STATE, f"RFQ is {rfq.state.value}, not taking quotes")
-    if now >= rfq.submission_deadline:
-        raise DomainRejection(RejectReason.TOO_LATE, "submission window closed")
-    _check_quote_prices(command, rfq)
-    sequence = book.allocate_quote_sequence()
-    quote = Quote(
-        quote_id=QuoteId(f"q{rfq.rfq_id}-{sequence}"), rfq_id=rfq.rfq_id, solver=command.solver,
-        solver_account=party.account, solver_quote_id=command.solver_quote_id,
-        bid_price=command.bid_price, offer_price=command.offer_price, bid_size=command.bid_size,
-        offer_size=command.offer_size, valid_until=command.valid_until, received_at=now, sequence=sequence,
-    )
-    changes = Changeset(rfqs=[rfq.apply(Trigger.QUOTE, now)], quotes=[quote])
-    previous = book.live_quote_of(rfq.rfq_id, command.solver)
-    if previous is not None:
-        changes.quotes.insert(0, previous.with_status(QuoteStatus.REPLACED))
-    changes.events.append(QuoteReceived(
-        rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id, solver=quote.solver,
-        bid_price=quote.bid_price, offer_price=quote.offer_price,
-    ))
-    changes.outbound.append(out.QuoteStatus(
-        to=command.solver, quote_req_id=command.quote_req_id, quote_id=command.solver_quote_id,
-        symbol=rfq.symbol, status=out.QuoteAck.ACCEPTED,
-    ))
-    present_best_if_changed(rfq, book, changes, now)
-    return changes
-
-
-def present_best_if_changed(rfq: Rfq, book: RfqBook, changes: Changeset, now: datetime) -> None:
-    """Show the requester the best quote whenever it changes (the seed's RequestCandidate)."""
-    pending = {quote.quote_id: quote for quote in book.quotes(rfq.rfq_id)}
-    pending.update({quote.quote_id: quote for quote in changes.quotes})
-    best = best_quote(rfq, list(pending.values()), now)
-    best_id = best.quote_id if best else None
-    if best_id == book.presented(rfq.rfq_id):
-        return
-    changes.presented[rfq.rfq_id] = best_id
-    if best is None:
-        return
-    changes.outbound.append(out.PresentQuote(
-        to=rfq.requester, client_req_id=rfq.client_req_id, quote_id=best.quote_id, symbol=rfq.symbol,
-        side=rfq.side, price=best.price_for(rfq.side), size=best.size_for(rfq.side) or rfq.quantity,
-        valid_until=best.valid_until,
-    ))
+def eligible_solvers(rfq: Rfq, policy: GatewayPolicy, book: RfqBook) -> list:
+    """Logged-on, enabled solver sessions other than the requester itself."""
+    solvers = []
+    for session in sorted(book.logged_on - book.disabled_solvers):
+        party = policy.counterparty(session)
+        if session != rfq.requester and party is not None and party.role.can_quote():
+            solvers.append(session)
+    return solvers

@@ -53,6 +53,7 @@ def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
 
 
 def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime) -> Changeset:
+    """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
     quote = book.quote(QuoteId(command.quote_id))
     rfq = book.rfq(quote.rfq_id) if quote is not None else None
     if quote is None or rfq is None:
@@ -60,28 +61,33 @@ def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime) -> 
     if rfq.requester != command.requester:
         raise DomainRejection(RejectReason.NOT_AUTHORIZED, "quote belongs to another requester's RFQ")
     if command.response_type is not ResponseType.HIT_LIFT:
-        raise DomainRejection(RejectReason.OTHER, "only QuoteRespType 1 (Hit/Lift) is supported")
+        raise DomainRejection(RejectReason.OTHER, "only QuoteRespType 1 (Hit/Lift) accepts a quote")
     if rfq.state is not RfqState.QUOTING:
         raise DomainRejection(RejectReason.WRONG_STATE, f"RFQ is {rfq.state.value}")
     if now >= rfq.acceptance_deadline:
         raise DomainRejection(RejectReason.TOO_LATE, "acceptance window closed")
     if not is_eligible(quote, rfq, now):
         raise DomainRejection(RejectReason.WRONG_STATE, f"quote {quote.quote_id} can no longer be accepted")
+    return accept(rfq, quote, command.client_resp_id, book, ledger, now)
+
+
+def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, ledger, now: datetime) -> Changeset:
+    """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
     price = quote.price_for(rfq.side)
-    lock_legs(rfq, quote, legs(rfq, price, rfq.quantity), ledger, now)
-    accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id,
-                         client_resp_id=command.client_resp_id)
+    amounts = legs(rfq, price, rfq.quantity)
+    lock_legs(rfq, quote, amounts, ledger, now)
+    accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id, client_resp_id=client_resp_id)
     changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)])
     changes.events.append(QuoteAccepted(
         rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id, solver=quote.solver, price=price,
-        quantity=rfq.quantity, locked_amount=legs(rfq, price, rfq.quantity).requester_amount,
-        locked_asset=legs(rfq, price, rfq.quantity).requester_asset,
+        quantity=rfq.quantity, locked_amount=amounts.requester_amount, locked_asset=amounts.requester_asset,
     ))
     changes.outbound.append(out.NotifyQuoteAccepted(
         to=quote.solver, quote_resp_id=acceptance_id(rfq.rfq_id), solver_quote_id=quote.solver_quote_id,
         quote_req_id=rfq.solver_query_id(), symbol=rfq.symbol, side=rfq.side, quantity=rfq.quantity, price=price,
     ))
-    changes.outbound.append(requester_report(accepted, out.ReportKind.NEW, f"{rfq.rfq_id}-new", quote))
+    if not rfq.is_order:  # an order already had its New report when it arrived
+        changes.outbound.append(requester_report(accepted, out.ReportKind.NEW, f"{rfq.rfq_id}-new", quote))
     retire_other_quotes(accepted, book, changes, QuoteStatus.LOST, "RFQ accepted another quote")
     return changes
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.quotes import Quote, QuoteStatus
-from gateway.domain.rfq import TERMINAL_STATES, Rfq, RfqState
+from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
 from gateway.domain.types import QuoteId, RfqId, SessionName, Side
 from settlement import models
 
@@ -32,7 +32,8 @@ def _rfq_row(rfq: Rfq) -> models.Rfq:
     return models.Rfq(
         id=rfq.rfq_id, requester_session=rfq.requester, requester_account=rfq.requester_account,
         client_req_id=rfq.client_req_id, symbol=rfq.symbol, side=rfq.side.value, quantity=rfq.quantity,
-        limit_price=rfq.limit_price, state=rfq.state.value, created_at=rfq.created_at,
+        limit_price=rfq.limit_price, state=rfq.state.value, mode=rfq.mode.value, origin=rfq.origin.value,
+        created_at=rfq.created_at,
         submission_deadline=rfq.submission_deadline, acceptance_deadline=rfq.acceptance_deadline,
         accepted_quote_id=rfq.accepted_quote_id, client_resp_id=rfq.client_resp_id,
         filled_quantity=rfq.filled_quantity, average_price=rfq.average_price,
@@ -54,7 +55,8 @@ def rfq_from_row(row: models.Rfq) -> Rfq:
         rfq_id=RfqId(row.id), requester=SessionName(row.requester_session), requester_account=row.requester_account,
         client_req_id=row.client_req_id, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
         limit_price=row.limit_price, created_at=row.created_at, submission_deadline=row.submission_deadline,
-        acceptance_deadline=row.acceptance_deadline, state=RfqState(row.state),
+        acceptance_deadline=row.acceptance_deadline, state=RfqState(row.state), mode=ExecutionMode(row.mode),
+        origin=RfqOrigin(row.origin),
         accepted_quote_id=QuoteId(row.accepted_quote_id) if row.accepted_quote_id else None,
         client_resp_id=row.client_resp_id, filled_quantity=row.filled_quantity, average_price=row.average_price,
         updated_at=row.updated_at,
@@ -84,3 +86,9 @@ def load_book(session: Session) -> RfqBook:
     changes.quotes = [quote_from_row(row, sequence) for sequence, row in enumerate(quote_rows, start=1)]
     book.apply(changes)
     return book
+
+
+def find_rfq_by_client_id(session: Session, requester: str, client_req_id: str) -> Rfq | None:
+    row = session.scalar(select(models.Rfq).where(models.Rfq.requester_session == requester,
+                                                  models.Rfq.client_req_id == client_req_id))
+    return rfq_from_row(row) if row is not None else None

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
 from gateway.domain.types import SessionName
+from gateway.rules.compliance import ClientCategory, PolicyEffect, PolicyScope
+from gateway.rules.market_hours import MarketSession
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "rfq.toml"
@@ -52,6 +54,48 @@ class InstrumentSection(BaseModel):
     reference_price: Decimal
     cusip: str | None = None
     tick: Decimal = Decimal("0.01")
+    # External identifiers; None: derived from the symbol (see gateway.rules.reference).
+    pyth_symbol: str | None = None
+    dxfeed_symbol: str | None = None
+    venue_symbol: str | None = None
+    sessions: list[MarketSession] | None = None  # None: every session; else only these
+    submission_window_s: float | None = None  # None: the [gateway] default
+    acceptance_window_s: float | None = None
+
+
+class QuantityLimitSection(BaseModel):
+    symbol: str | None = None  # None: the default for symbols without their own limits
+    session: MarketSession
+    min_quantity: Decimal
+    max_quantity: Decimal
+    step: Decimal
+
+
+class EntitySection(BaseModel):
+    id: str
+    name: str
+    lei: str
+    fatca_reportable: bool = False
+    category: ClientCategory
+
+
+class AccountSection(BaseModel):
+    account: str
+    stocks_enabled: bool = False
+    jurisdiction: str
+    entity: str | None = None  # an [[entities]] id
+
+
+class PolicyRuleSection(BaseModel):
+    jurisdiction: str
+    scope: PolicyScope = PolicyScope.STOCK
+    target: str  # a symbol or "@stocks"
+    effect: PolicyEffect
+
+
+class CalendarSection(BaseModel):
+    exchange: str = "XNYS"  # exchange_calendars code; its holidays seed market_holidays
+    holiday_years: list[int] = [2026, 2027]
 
 
 class FundingSection(BaseModel):
@@ -74,6 +118,11 @@ class Settings(BaseSettings):
     sessions: list[SessionSection] = []
     instruments: list[InstrumentSection] = []
     funding: list[FundingSection] = []
+    quantity_limits: list[QuantityLimitSection] = []
+    entities: list[EntitySection] = []
+    accounts: list[AccountSection] = []
+    policy_rules: list[PolicyRuleSection] = []
+    calendar: CalendarSection = CalendarSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

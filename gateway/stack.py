@@ -91,7 +91,7 @@ class Stack:
         spec = EngineSpec(name="gateway", connection_type="acceptor", host=gateway.host, port=gateway.port,
                           sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
                           data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
-        return engine, worker, FixEngine(spec, GatewayApplication(worker))
+        return engine, worker, FixEngine(spec, GatewayApplication(worker, engine.policy))
 
     def _build_broker(self) -> BrokerConnector:
         broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue

@@ -34,6 +34,22 @@ class Changeset:
     events: list[DomainEvent] = field(default_factory=list)
     outbound: list[Outbound] = field(default_factory=list)
     presented: dict[RfqId, QuoteId | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # operator-facing summaries, logged after commit
+
+    def merge(self, other: "Changeset") -> "Changeset":
+        """Fold a later decision of the same transaction into this one (its rows win)."""
+        self.rfqs.extend(other.rfqs)
+        self.quotes.extend(other.quotes)
+        self.fills.extend(other.fills)
+        self.events.extend(other.events)
+        self.outbound.extend(other.outbound)
+        self.presented.update(other.presented)
+        self.notes.extend(other.notes)
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.rfqs or self.quotes or self.fills or self.events or self.outbound or self.presented)
 
 
 class RfqBook:
@@ -47,6 +63,7 @@ class RfqBook:
         self._next_rfq_id = next_rfq_id
         self._next_quote_sequence = next_quote_sequence
         self.logged_on: set[SessionName] = set()
+        self.disabled_solvers: set[SessionName] = set()  # by the operator: not sent RFQs, quotes refused
 
     # -- identifiers -------------------------------------------------------------
     def allocate_rfq_id(self) -> RfqId:

@@ -9,17 +9,22 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from gateway.domain.rfq import ExecutionMode, RfqOrigin
 from gateway.domain.types import SessionName, Side
 
 
 @dataclass(frozen=True)
 class RequestQuote:
+    """A QuoteRequest (35=R), or a NewOrderSingle (35=D) entered as an Immediate RFQ."""
+
     requester: SessionName
-    client_req_id: str
+    client_req_id: str  # the QuoteReqID, or the order's ClOrdID
     symbol: str
     side: Side
     quantity: Decimal
     limit_price: Decimal | None
+    mode: ExecutionMode = ExecutionMode.AWAIT_ACCEPT
+    origin: RfqOrigin = RfqOrigin.QUOTE_REQUEST
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,39 @@ class ReportExecution:
 class SessionStatusChanged:
     session: SessionName
     logged_on: bool
+
+
+@dataclass(frozen=True)
+class CancelQuote:
+    """A solver withdraws its live quote(s) on one RFQ (QuoteCancel 35=Z)."""
+
+    solver: SessionName
+    quote_req_id: str
+    solver_quote_id: str | None  # None: every live quote of this solver on the RFQ
+
+
+@dataclass(frozen=True)
+class CancelRfq:
+    """A requester withdraws its RFQ before acceptance (QuoteCancel 35=Z or OrderCancelRequest 35=F)."""
+
+    requester: SessionName
+    client_req_id: str  # the RFQ's QuoteReqID, or the order's original ClOrdID
+    cancel_id: str  # the id of this cancel request (the OrderCancelRequest's ClOrdID)
+    order_cancel: bool = False  # True for an OrderCancelRequest (answered with 35=9 when refused)
+
+
+@dataclass(frozen=True)
+class QueryOrder:
+    """OrderStatusRequest (35=H)."""
+
+    requester: SessionName
+    cl_ord_id: str
+    symbol: str
+    side: Side
+
+
+@dataclass(frozen=True)
+class ApplyOperatorCommand:
+    command_id: int
+    command: str  # disable_solver | enable_solver
+    comp_id: SessionName

@@ -97,3 +97,25 @@ class RfqExecutionFailed(DomainEvent):
 @dataclass(frozen=True)
 class RfqExpired(DomainEvent):
     quotes_received: int
+
+
+@dataclass(frozen=True)
+class RfqCanceled(DomainEvent):
+    cancel_id: str
+
+
+@dataclass(frozen=True)
+class QuotesWithdrawn(DomainEvent):
+    solver: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SessionLoggedOn(DomainEvent):
+    session: str
+
+
+@dataclass(frozen=True)
+class SessionLoggedOut(DomainEvent):
+    session: str

@@ -48,6 +48,9 @@ class QuoteAck(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     REMOVED = "removed"  # the RFQ was won by another quote or ended
+    CANCELED = "canceled"  # a solver's QuoteCancel took effect
+    RFQ_CANCELED = "rfq_canceled"  # a requester's cancel of its whole RFQ took effect
+    NOT_FOUND = "not_found"  # a QuoteCancel named no live quote
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,13 @@ class NotifyQuoteAccepted:
 
 
 class ReportKind(StrEnum):
-    NEW = "new"  # acceptance acknowledged, funds locked
+    NEW = "new"  # acceptance acknowledged, funds locked (or an order received)
     FILL = "fill"
     REMAINDER_RELEASED = "remainder_released"  # after a partial fill: the rest will not fill
     REJECTED = "rejected"
+    CANCELED = "canceled"  # an order canceled by its client before acceptance
+    EXPIRED = "expired"  # an order no quote met within the window
+    STATUS = "status"  # the answer to an OrderStatusRequest
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class RequesterReport:
     order_id: str
     exec_id: str
     symbol: str
-    side: Side
+    side: Side | None  # None only on a status report for an unknown order
     order_quantity: Decimal
     cum_quantity: Decimal
     average_price: Decimal | None
@@ -95,6 +101,20 @@ class RequesterReport:
     last_quantity: Decimal | None = None
     quote_id: str | None = None
     text: str | None = None
+    reject_reason: RejectReason | None = None  # OrdRejReason on a rejected order
+    orig_cl_ord_id: str | None = None  # on a cancel confirmation: the order's ClOrdID
+    status: str | None = None  # on a STATUS report: the RFQ state it describes
+
+
+@dataclass(frozen=True)
+class OrderCancelReject:
+    to: SessionName
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    order_id: str
+    too_late: bool  # False: unknown order
+    text: str
+    status: str | None = None  # the order's RFQ state, when it is known
 
 
 @dataclass(frozen=True)
@@ -108,5 +128,5 @@ class BusinessReject:
 
 Outbound = (
     ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatus
-    | NotifyQuoteAccepted | RequesterReport | BusinessReject
+    | NotifyQuoteAccepted | RequesterReport | OrderCancelReject | BusinessReject
 )

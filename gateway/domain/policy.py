@@ -1,11 +1,14 @@
-"""Static rules the engine enforces, built from configuration."""
+"""Static rules the engine enforces, built from configuration and reference data."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
-from gateway.domain.types import SessionName
+from gateway.domain.types import RejectReason, SessionName
 
 
 class Role(StrEnum):
@@ -27,23 +30,62 @@ class Counterparty:
     account: str
 
 
+class Refusal(Protocol):
+    reason: RejectReason
+    text: str
+
+
+class TradingGate(Protocol):
+    """Market sessions, holidays and quantity limits (gateway.rules.market_hours.TradingRules)."""
+
+    def check(self, symbol: str, quantity: Decimal, at: datetime) -> Refusal | None: ...
+
+
+class ComplianceGate(Protocol):
+    """Stocks flag and jurisdiction rules (gateway.rules.compliance.CompliancePolicy)."""
+
+    def authorize(self, account: str, symbol: str) -> Refusal | None: ...
+
+
+@dataclass(frozen=True)
+class InstrumentTerms:
+    tick: Decimal = Decimal("0.01")
+    submission_window_s: float | None = None  # None: the gateway default
+    acceptance_window_s: float | None = None
+
+
 @dataclass(frozen=True)
 class GatewayPolicy:
     symbols: frozenset[str]
     counterparties: dict[SessionName, Counterparty]
     submission_window_s: float = 60.0
     acceptance_window_s: float = 120.0  # after the submission window closes
+    instruments: Mapping[str, InstrumentTerms] = field(default_factory=dict)
+    trading: TradingGate | None = None
+    compliance: ComplianceGate | None = None
+    # Buys without a limit are checked against reference ask x (1 + this) for buying power.
+    buying_power_buffer: Decimal = Decimal("0.05")
+    reference_ask: Callable[[str], Decimal | None] = lambda symbol: None
 
     def __post_init__(self) -> None:
         assert self.submission_window_s > 0 and self.acceptance_window_s >= 0
+        assert self.buying_power_buffer >= 0
 
-    @property
-    def submission_window(self) -> timedelta:
-        return timedelta(seconds=self.submission_window_s)
+    def terms(self, symbol: str) -> InstrumentTerms:
+        return self.instruments.get(symbol, InstrumentTerms())
 
-    @property
-    def total_window(self) -> timedelta:
-        return timedelta(seconds=self.submission_window_s + self.acceptance_window_s)
+    def submission_window(self, symbol: str) -> timedelta:
+        seconds = self.terms(symbol).submission_window_s
+        return timedelta(seconds=self.submission_window_s if seconds is None else seconds)
+
+    def total_window(self, symbol: str) -> timedelta:
+        seconds = self.terms(symbol).acceptance_window_s
+        acceptance = self.acceptance_window_s if seconds is None else seconds
+        return self.submission_window(symbol) + timedelta(seconds=acceptance)
+
+    def is_on_tick(self, symbol: str, price: Decimal) -> bool:
+        tick = self.terms(symbol).tick
+        return price % tick == 0
 
     def counterparty(self, session: SessionName) -> Counterparty | None:
         return self.counterparties.get(session)

@@ -16,6 +16,7 @@ class QuoteStatus(StrEnum):
     ACCEPTED = "accepted"
     LOST = "lost"  # another quote was accepted
     EXPIRED = "expired"  # the RFQ expired while the quote was live
+    WITHDRAWN = "withdrawn"  # QuoteCancel, solver disconnected or disabled, or RFQ canceled
 
 
 @dataclass(frozen=True)

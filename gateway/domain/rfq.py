@@ -18,6 +18,17 @@ class RfqState(StrEnum):
     FILLED = "Filled"
     EXPIRED = "Expired"
     REJECTED = "Rejected"
+    CANCELED = "Canceled"
+
+
+class ExecutionMode(StrEnum):
+    AWAIT_ACCEPT = "AwaitAccept"  # the requester sees each new best quote and accepts one
+    IMMEDIATE = "Immediate"  # the first quote within the requester's limit is accepted automatically
+
+
+class RfqOrigin(StrEnum):
+    QUOTE_REQUEST = "QuoteRequest"  # 35=R: the requester hears Quotes and QuoteStatusReports
+    ORDER = "Order"  # 35=D: the client hears ExecutionReports only
 
 
 class Trigger(StrEnum):
@@ -29,6 +40,7 @@ class Trigger(StrEnum):
     SETTLE = "settle"  # the ledger posted the holds
     EXECUTION_FAILED = "execution_failed"  # the solver could not execute; holds voided
     EXPIRE = "expire"
+    CANCEL = "cancel"  # the requester withdrew the RFQ (or the order) before acceptance
 
 
 TRANSITIONS: dict[tuple[RfqState, Trigger], RfqState] = {
@@ -37,12 +49,13 @@ TRANSITIONS: dict[tuple[RfqState, Trigger], RfqState] = {
     (RfqState.QUOTING, Trigger.QUOTE): RfqState.QUOTING,
     (RfqState.QUOTING, Trigger.ACCEPT): RfqState.ACCEPTED_BINDING,
     (RfqState.QUOTING, Trigger.EXPIRE): RfqState.EXPIRED,
+    (RfqState.QUOTING, Trigger.CANCEL): RfqState.CANCELED,
     (RfqState.ACCEPTED_BINDING, Trigger.FILL): RfqState.READY_TO_SETTLE,
     (RfqState.ACCEPTED_BINDING, Trigger.EXECUTION_FAILED): RfqState.REJECTED,
     (RfqState.READY_TO_SETTLE, Trigger.SETTLE): RfqState.FILLED,
 }
 
-TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.EXPIRED, RfqState.REJECTED})
+TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.EXPIRED, RfqState.REJECTED, RfqState.CANCELED})
 
 
 def next_state(state: RfqState, trigger: Trigger) -> RfqState:
@@ -66,6 +79,8 @@ class Rfq:
     submission_deadline: datetime
     acceptance_deadline: datetime
     state: RfqState = RfqState.RECEIVED
+    mode: ExecutionMode = ExecutionMode.AWAIT_ACCEPT
+    origin: RfqOrigin = RfqOrigin.QUOTE_REQUEST
     accepted_quote_id: QuoteId | None = None
     client_resp_id: str | None = None  # the requester's QuoteRespID, echoed as ClOrdID on its reports
     filled_quantity: Decimal = Decimal(0)
@@ -74,6 +89,7 @@ class Rfq:
 
     def __post_init__(self) -> None:
         assert self.quantity > 0, "an RFQ quantity is positive"
+        assert self.mode is ExecutionMode.AWAIT_ACCEPT or self.limit_price is not None, "Immediate needs a limit"
         assert self.created_at <= self.submission_deadline <= self.acceptance_deadline
         assert Decimal(0) <= self.filled_quantity <= self.quantity
 
@@ -90,6 +106,17 @@ class Rfq:
         if self.limit_price is None:
             return True
         return price <= self.limit_price if self.side is Side.BUY else price >= self.limit_price
+
+    @property
+    def quoting_deadline(self) -> datetime:
+        """When the RFQ stops being acceptable: Immediate RFQs end with the submission window."""
+        if self.mode is ExecutionMode.IMMEDIATE:
+            return self.submission_deadline
+        return self.acceptance_deadline
+
+    @property
+    def is_order(self) -> bool:
+        return self.origin is RfqOrigin.ORDER
 
     def solver_query_id(self) -> str:
         """The QuoteReqID solvers see: the gateway's own, never the requester's."""

@@ -8,6 +8,7 @@ engine wants sent come back through `OutboundSender` on the engine's thread.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import quickfix as fix
 import structlog
@@ -17,8 +18,9 @@ from fixio.errors import FixDecodeError, MissingField
 from fixio.settings_builder import session_id
 from gateway.domain import outbound as out
 from gateway.domain.commands import SessionStatusChanged
+from gateway.domain.policy import GatewayPolicy
 from gateway.domain.types import SessionName
-from gateway.fix import execution_codec, quote_codec
+from gateway.fix import execution_codec, order_codec, quote_codec
 from rfq_runtime.clock import Clock
 from rfq_runtime.worker import CommandWorker, QueueFull
 
@@ -29,13 +31,36 @@ DECODERS = {
     "S": quote_codec.decode_quote,
     "AJ": quote_codec.decode_quote_response,
     "8": execution_codec.decode_solver_report,
+    "D": order_codec.decode_new_order,
+    "F": order_codec.decode_cancel_request,
+    "H": order_codec.decode_status_request,
 }
 
 
+class LogonCheck:
+    """Answers whether a Logon may proceed; must not touch SQL (it runs on QuickFIX's thread)."""
+
+    def check(self, comp_id: str, username: str | None, password: str | None):  # -> verdict with .ok, .text
+        raise NotImplementedError
+
+
 class GatewayApplication(GuardedApplication):
-    def __init__(self, worker: CommandWorker) -> None:
+    def __init__(self, worker: CommandWorker, policy: GatewayPolicy, logon_check: LogonCheck | None = None) -> None:
         super().__init__("gateway.fix")
         self._worker = worker
+        self._policy = policy
+        self._logon_check = logon_check
+
+    def handle_from_admin(self, message: fix.Message, session: fix.SessionID) -> None:
+        if message_type(message) != "A" or self._logon_check is None:
+            return
+        comp_id = session.getTargetCompID().getValue()
+        username = message.getField(553) if message.isSetField(553) else None
+        password = message.getField(554) if message.isSetField(554) else None
+        verdict = self._logon_check.check(comp_id, username, password)
+        if not verdict.ok:
+            log.warning("logon_refused", session=session_label(session), text=verdict.text)
+            raise fix.RejectLogon(verdict.text)  # QuickFIX answers with a Logout carrying this Text
 
     def handle_logon(self, session: fix.SessionID) -> None:
         self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=True))
@@ -45,10 +70,10 @@ class GatewayApplication(GuardedApplication):
 
     def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:
         kind = message_type(message)
-        decoder = DECODERS.get(kind)
+        sender = SessionName(session.getTargetCompID().getValue())
+        decoder = self._quote_cancel_decoder(sender) if kind == "Z" else DECODERS.get(kind)
         if decoder is None:
             raise fix.UnsupportedMessageType()
-        sender = SessionName(session.getTargetCompID().getValue())
         try:
             command = decoder(message, sender)
         except MissingField as error:
@@ -64,6 +89,13 @@ class GatewayApplication(GuardedApplication):
             # Back-pressure: refuse the message at the session level rather than queue without bound.
             log.error("engine_saturated", session=session_label(session), msg_type=kind)
             raise fix.UnsupportedMessageType() from None
+
+
+    def _quote_cancel_decoder(self, sender: SessionName):
+        """QuoteCancel means 'withdraw my quote' from a solver and 'withdraw my RFQ' from a requester."""
+        party = self._policy.counterparty(sender)
+        as_solver = party is not None and party.role.can_quote() and not party.role.can_request()
+        return lambda message, who: quote_codec.decode_quote_cancel(message, who, as_solver)
 
 
 class OutboundSender:
@@ -95,4 +127,7 @@ class OutboundSender:
                 return execution_codec.encode_requester_report(message, now)
             case out.BusinessReject():
                 return execution_codec.encode_business_reject(message)
+            case out.OrderCancelReject():
+                status = execution_codec.order_status_code(message.status, Decimal(0), Decimal(1))
+                return order_codec.encode_cancel_reject(message, status)
         raise AssertionError(f"no FIX rendering for {type(message).__name__}")

@@ -13,6 +13,7 @@ from fixio.reader import FixReader
 from fixio.writer import new_message, put
 from gateway.domain import outbound as out
 from gateway.domain.commands import ExecutionOutcome, ReportExecution
+from gateway.domain.rfq import RfqState
 from gateway.domain.types import RejectReason, SessionName
 from gateway.fix.quote_codec import SIDE_CODES
 
@@ -20,15 +21,39 @@ EXEC_TYPE_TRADE = "F"
 EXEC_TYPE_REJECTED = "8"
 EXEC_TYPE_CANCELED = "4"
 
-# (ExecType 150, OrdStatus 39) per report kind; FILL's status depends on quantity.
+# (ExecType 150, OrdStatus 39) per report kind; FILL and STATUS depend on the order's state.
 REPORT_CODES = {
     out.ReportKind.NEW: ("0", "0"),
     out.ReportKind.REMAINDER_RELEASED: ("3", "3"),
     out.ReportKind.REJECTED: ("8", "8"),
+    out.ReportKind.CANCELED: ("4", "4"),
+    out.ReportKind.EXPIRED: ("C", "C"),
 }
+
+# OrdStatus (39) an RFQ state means to an order-entry client.
+ORD_STATUS_BY_STATE = {
+    RfqState.RECEIVED.value: "A", RfqState.QUOTING.value: "0", RfqState.ACCEPTED_BINDING.value: "0",
+    RfqState.READY_TO_SETTLE.value: "0", RfqState.EXPIRED.value: "C", RfqState.REJECTED.value: "8",
+    RfqState.CANCELED.value: "4",
+}
+
+# OrdRejReason (103) for a rejected order
+ORD_REJ_REASON_CODES = {
+    RejectReason.UNKNOWN_SYMBOL: 1, RejectReason.EXCHANGE_CLOSED: 2, RejectReason.INVALID_QUANTITY: 13,
+    RejectReason.TOO_LATE: 4, RejectReason.DUPLICATE_ID: 6, RejectReason.INSUFFICIENT_FUNDS: 0,
+    RejectReason.NOT_AUTHORIZED: 15,
+}
+ORD_REJ_REASON = 103
 
 # BusinessRejectReason (380)
 BUSINESS_REASON_CODES = {RejectReason.UNKNOWN_ID: 1, RejectReason.NOT_AUTHORIZED: 6}
+
+
+def order_status_code(state: str | None, cum_quantity: Decimal, order_quantity: Decimal) -> str:
+    """OrdStatus for a state: a filled RFQ is 2 when complete, 3 (done) after a partial fill."""
+    if state == RfqState.FILLED.value:
+        return "2" if cum_quantity >= order_quantity else "3"
+    return ORD_STATUS_BY_STATE.get(state or "", "8")
 
 
 def decode_solver_report(message: fix.Message, sender: SessionName) -> ReportExecution:
@@ -51,20 +76,29 @@ def decode_solver_report(message: fix.Message, sender: SessionName) -> ReportExe
     )
 
 
+def _codes(report: out.RequesterReport) -> tuple[str, str, Decimal]:
+    """ExecType, OrdStatus and LeavesQty for a report."""
+    open_quantity = report.order_quantity - report.cum_quantity
+    if report.kind is out.ReportKind.FILL:
+        return "F", ("2" if open_quantity <= 0 else "1"), open_quantity
+    if report.kind is out.ReportKind.STATUS:
+        status = order_status_code(report.status, report.cum_quantity, report.order_quantity)
+        return "I", status, (open_quantity if status in ("0", "1", "A") else Decimal(0))
+    exec_type, ord_status = REPORT_CODES[report.kind]
+    return exec_type, ord_status, (report.order_quantity if report.kind is out.ReportKind.NEW else Decimal(0))
+
+
 def encode_requester_report(report: out.RequesterReport, now: datetime) -> fix.Message:
     message = new_message("8")
-    if report.kind is out.ReportKind.FILL:
-        filled_all = report.cum_quantity >= report.order_quantity
-        exec_type, ord_status = "F", ("2" if filled_all else "1")
-        leaves = report.order_quantity - report.cum_quantity
-    else:
-        exec_type, ord_status = REPORT_CODES[report.kind]
-        leaves = report.order_quantity if report.kind is out.ReportKind.NEW else Decimal(0)
+    exec_type, ord_status, leaves = _codes(report)
     put(message, t.ORDER_ID, report.order_id)
     put(message, t.CL_ORD_ID, report.cl_ord_id)
+    put(message, t.ORIG_CL_ORD_ID, report.orig_cl_ord_id)
     put(message, t.EXEC_ID, report.exec_id)
     put(message, t.EXEC_TYPE, exec_type)
     put(message, t.ORD_STATUS, ord_status)
+    if report.kind is out.ReportKind.REJECTED and report.reject_reason is not None:
+        put(message, ORD_REJ_REASON, ORD_REJ_REASON_CODES.get(report.reject_reason, 99))
     put(message, t.SYMBOL, report.symbol)
     put(message, t.SIDE, SIDE_CODES[report.side])
     put(message, t.ORDER_QTY, report.order_quantity)
@@ -73,7 +107,6 @@ def encode_requester_report(report: out.RequesterReport, now: datetime) -> fix.M
     put(message, t.LEAVES_QTY, leaves)
     put(message, t.CUM_QTY, report.cum_quantity)
     put(message, t.AVG_PX, report.average_price if report.average_price is not None else Decimal(0))
-    put(message, t.QUOTE_RESP_ID, report.cl_ord_id)
     put(message, t.TRANSACT_TIME, now)
     put(message, t.TEXT, report.text)
     return message

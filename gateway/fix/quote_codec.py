@@ -12,13 +12,17 @@ from fixio.errors import BadFieldValue, FixDecodeError
 from fixio.reader import FixReader
 from fixio.writer import new_group, new_message, put
 from gateway.domain import outbound as out
-from gateway.domain.commands import AcceptQuote, RequestQuote, ResponseType, SubmitQuote
+from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, RequestQuote, ResponseType, SubmitQuote
+from gateway.domain.rfq import ExecutionMode
 from gateway.domain.types import RejectReason, SessionName, Side
 
 SIDES = {t.SIDE_BUY: Side.BUY, t.SIDE_SELL: Side.SELL}
 SIDE_CODES = {Side.BUY: t.SIDE_BUY, Side.SELL: t.SIDE_SELL}
 RELATED_SYM_TAGS = [t.SYMBOL, t.SIDE, t.ORDER_QTY, t.EXPIRE_TIME, t.PRICE, t.RFQ_EXECUTION_MODE]
 RESPONSE_TYPES = {"1": ResponseType.HIT_LIFT, "6": ResponseType.PASS}
+EXECUTION_MODES = {"1": ExecutionMode.AWAIT_ACCEPT, "2": ExecutionMode.IMMEDIATE}
+QUOTE_CANCEL_TYPE = 298
+CANCEL_ALL_QUOTES = "4"
 
 # QuoteRequestRejectReason (658)
 REJECT_REASON_CODES = {
@@ -35,9 +39,12 @@ OTHER_REASON_CODE = 99
 # QuoteStatus (297)
 QUOTE_STATUS_CODES = {
     out.QuoteAck.ACCEPTED: 0,
+    out.QuoteAck.CANCELED: 1,
+    out.QuoteAck.RFQ_CANCELED: 4,
     out.QuoteAck.REJECTED: 5,
     out.QuoteAck.REMOVED: 6,
     out.QuoteAck.EXPIRED: 7,
+    out.QuoteAck.NOT_FOUND: 9,
 }
 
 
@@ -62,7 +69,28 @@ def decode_quote_request(message: fix.Message, sender: SessionName) -> RequestQu
         side=parse_side(entry.text(t.SIDE)),
         quantity=entry.decimal(t.ORDER_QTY),
         limit_price=entry.optional_decimal(t.PRICE),
+        mode=parse_mode(entry.optional_text(t.RFQ_EXECUTION_MODE)),
     )
+
+
+def parse_mode(raw: str | None) -> ExecutionMode:
+    if raw is None:
+        return ExecutionMode.AWAIT_ACCEPT
+    try:
+        return EXECUTION_MODES[raw]
+    except KeyError:
+        raise BadFieldValue(t.RFQ_EXECUTION_MODE, raw, "1 (AwaitAccept) or 2 (Immediate)") from None
+
+
+def decode_quote_cancel(message: fix.Message, sender: SessionName, as_solver: bool) -> CancelQuote | CancelRfq:
+    """QuoteCancel (Z): a solver withdraws its quote(s); a requester withdraws its whole RFQ."""
+    body = FixReader(message)
+    cancel_type = body.text(QUOTE_CANCEL_TYPE)
+    if as_solver:
+        quote_id = None if cancel_type == CANCEL_ALL_QUOTES else body.text(t.QUOTE_ID)
+        return CancelQuote(solver=sender, quote_req_id=body.text(t.QUOTE_REQ_ID), solver_quote_id=quote_id)
+    client_req_id = body.optional_text(t.QUOTE_REQ_ID) or body.text(t.QUOTE_ID)
+    return CancelRfq(requester=sender, client_req_id=client_req_id, cancel_id=client_req_id)
 
 
 def decode_quote(message: fix.Message, sender: SessionName) -> SubmitQuote:

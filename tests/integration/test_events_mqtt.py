@@ -34,9 +34,12 @@ class Subscriber:
         with self._lock:
             self.messages.append((message.topic, json.loads(message.payload)))
 
-    def types(self) -> list[str]:
+    def rfq_messages(self) -> list[tuple[str, dict]]:
         with self._lock:
-            return [body["type"] for _, body in self.messages]
+            return [(topic, body) for topic, body in self.messages if body["rfq_id"] is not None]
+
+    def types(self) -> list[str]:
+        return [body["type"] for _, body in self.rfq_messages()]
 
     def close(self) -> None:
         self._client.loop_stop()
@@ -64,10 +67,12 @@ def test_events_of_a_filled_rfq_arrive_on_mosquitto(tmp_path):
                           (t.AVG_PX, Decimal("229.995"))])
         req.wait_for(lambda m: m.msg_type == "8" and m.get(t.EXEC_TYPE) == "F")
         expected = ["RfqCreated", "QuoteReceived", "QuoteAccepted", "RfqFilled", "RfqSettled"]
-        wait_until(lambda: subscriber.types() == expected, what=f"events {expected}, got {subscriber.types()}")
-        topics = [topic for topic, _ in subscriber.messages]
+        wait_until(lambda: subscriber.types() == expected, what=f"events {expected}")
+        topics = [topic for topic, _ in subscriber.rfq_messages()]
         assert topics == [f"{prefix}/{name}" for name in expected]
-        bodies = [body for _, body in subscriber.messages]
+        bodies = [body for _, body in subscriber.rfq_messages()]
+        session_events = [body for _, body in subscriber.messages if body["type"] == "SessionLoggedOn"]
+        assert {body["payload"]["session"] for body in session_events} >= {"REQ1", "SOLVER1"}
         assert {body["rfq_id"] for body in bodies} == {1}
         assert bodies[3]["payload"]["price"] == "229.995" and bodies[3]["payload"]["quantity"] == "2"
         assert bodies[4]["payload"]["cash_amount"] == "459.99"  # 2 x 229.995 = 459.99, to the cent

@@ -1,0 +1,52 @@
+"""The reject that fits each refused command (what the FIX boundary will render)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gateway.domain import outbound as out
+from gateway.domain.book import RfqBook
+from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, ReportExecution, RequestQuote, SubmitQuote
+from gateway.domain.errors import DomainRejection
+from gateway.domain.rfq import RfqOrigin
+from gateway.domain.types import RejectReason
+
+
+def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> list[out.Outbound]:
+    match command:
+        case RequestQuote(origin=RfqOrigin.ORDER):
+            return [out.RequesterReport(
+                to=command.requester, kind=out.ReportKind.REJECTED, cl_ord_id=command.client_req_id,
+                order_id="NONE", exec_id=f"rej-{command.client_req_id}", symbol=command.symbol,
+                side=command.side, order_quantity=command.quantity, cum_quantity=Decimal(0),
+                average_price=None, text=refusal.text, reject_reason=refusal.reason)]
+        case RequestQuote():
+            return [out.RejectQuoteRequest(to=command.requester, client_req_id=command.client_req_id,
+                                           symbol=command.symbol, reason=refusal.reason, text=refusal.text)]
+        case SubmitQuote():
+            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+                                    quote_id=command.solver_quote_id, symbol=command.symbol,
+                                    status=out.QuoteAck.REJECTED, text=refusal.text)]
+        case CancelQuote():
+            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+                                    quote_id=command.solver_quote_id, symbol="[N/A]",
+                                    status=out.QuoteAck.NOT_FOUND, text=refusal.text)]
+        case CancelRfq():
+            return [_cancel_refusal(command, refusal, book)]
+        case AcceptQuote():
+            return [out.BusinessReject(to=command.requester, ref_msg_type="AJ", ref_id=command.client_resp_id,
+                                       reason=refusal.reason, text=refusal.text)]
+        case ReportExecution():
+            return [out.BusinessReject(to=command.solver, ref_msg_type="8", ref_id=command.exec_id,
+                                       reason=refusal.reason, text=refusal.text)]
+    raise AssertionError(f"no rejection for {type(command).__name__}")
+
+
+def _cancel_refusal(command: CancelRfq, refusal: DomainRejection, book: RfqBook) -> out.Outbound:
+    rfq = book.rfq_by_client_id(command.requester, command.client_req_id)
+    if command.order_cancel:  # an OrderCancelRequest is answered with 35=9
+        return out.OrderCancelReject(
+            to=command.requester, cl_ord_id=command.cancel_id, orig_cl_ord_id=command.client_req_id,
+            order_id=f"rfq-{rfq.rfq_id}" if rfq else "NONE", too_late=refusal.reason is RejectReason.TOO_LATE,
+            text=refusal.text, status=rfq.state.value if rfq else None)
+    return out.BusinessReject(to=command.requester, ref_msg_type="Z", ref_id=command.client_req_id,
+                              reason=refusal.reason, text=refusal.text)

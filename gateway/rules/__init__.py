@@ -1,0 +1,48 @@
+"""Trading rules of the RFQ gateway: market sessions, holidays, quantity limits and compliance.
+
+market_hours and compliance are pure domain code; reference (imported explicitly, not from here)
+seeds and loads them from the SQL reference tables.
+"""
+from gateway.rules.compliance import (
+    STOCKS_GROUP,
+    AccountProfile,
+    ClientCategory,
+    CompliancePolicy,
+    Entity,
+    PolicyEffect,
+    PolicyRule,
+    PolicyScope,
+    lei_problem,
+)
+from gateway.rules.market_hours import (
+    EXCHANGE_TZ,
+    Holiday,
+    HolidayKind,
+    InstrumentRules,
+    MarketSession,
+    QuantityLimits,
+    TradingCalendar,
+    TradingRules,
+)
+from gateway.rules.refusal import Refusal
+
+__all__ = [
+    "EXCHANGE_TZ",
+    "STOCKS_GROUP",
+    "AccountProfile",
+    "ClientCategory",
+    "CompliancePolicy",
+    "Entity",
+    "Holiday",
+    "HolidayKind",
+    "InstrumentRules",
+    "MarketSession",
+    "PolicyEffect",
+    "PolicyRule",
+    "PolicyScope",
+    "QuantityLimits",
+    "Refusal",
+    "TradingCalendar",
+    "TradingRules",
+    "lei_problem",
+]
