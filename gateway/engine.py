@@ -133,7 +133,7 @@ class RfqEngine:
             now = self._clock.now()
             changes, result = handlers_lifecycle.apply_operator_command(command, self.policy, self.book, now)
 
-            def decide(uow, changes=changes, result=result, command_id=row.id):
+            def decide(uow, changes=changes, result=result, command_id=row.id, now=now):
                 self._operator_queue(uow.session).mark_applied(command_id, now, result)
                 return changes
 

@@ -117,6 +117,10 @@ class TradingCalendar:
             if day != holiday.day:
                 raise ValueError(f"holiday keyed by {day} is for {holiday.day}")
 
+    def covered_years(self) -> frozenset[int]:
+        """Years with at least one holiday row: a year missing here was probably never seeded."""
+        return frozenset(day.year for day in self.holidays)
+
     def session_at(self, at: datetime) -> MarketSession | None:
         """The session in progress at `at` (any timezone), or None when the market is closed."""
         return self.status_at(at).session
@@ -127,6 +131,7 @@ class TradingCalendar:
         return None if status.session is not None else status.closed_because
 
     def status_at(self, at: datetime) -> SessionStatus:
+        """The session at `at`, or None with the reason the market is closed."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"naive datetime {at!r}: trading hours need a timezone-aware time")
         local = at.astimezone(EXCHANGE_TZ)
@@ -159,7 +164,9 @@ class TradingCalendar:
         for day in (start_day, start_day + timedelta(days=1)):
             holiday = self.holidays.get(day)
             if holiday is not None and holiday.is_full_close:
-                return SessionStatus(None, f"no overnight session around {self.exchange_name} holiday: {holiday.name} ({day.isoformat()})")
+                because = (f"no overnight session around {self.exchange_name} holiday: "
+                           f"{holiday.name} ({day.isoformat()})")
+                return SessionStatus(None, because)
         return SessionStatus(MarketSession.OVERNIGHT)
 
 
