@@ -17,7 +17,8 @@ from rfq_runtime.worker import CommandWorker
 class BrokerConnector:
     def __init__(self, *, comp_id: str, gateway: tuple[str, int, str], venue: tuple[str, int, str],
                  config: BrokerConfig, prices: PriceSource, clock: Clock, data_dir: Path, data_dictionary: Path,
-                 record_event: Callable[[DomainEvent], None]) -> None:
+                 record_event: Callable[[DomainEvent], None],
+                 gateway_credentials: tuple[str, str] | None = None) -> None:
         gateway_host, gateway_port, gateway_comp_id = gateway
         venue_host, venue_port, venue_comp_id = venue
         sender = ConnectorSender(comp_id, gateway_comp_id, venue_comp_id, clock)
@@ -25,7 +26,7 @@ class BrokerConnector:
                                    send_order=sender.order, report_execution=sender.execution,
                                    record_event=record_event)
         self.worker = CommandWorker("broker-connector", self._dispatch)
-        self.application = ConnectorApplication(self.worker, gateway_comp_id, venue_comp_id)
+        self.application = ConnectorApplication(self.worker, gateway_comp_id, venue_comp_id, gateway_credentials)
         spec = EngineSpec(
             name="broker", connection_type="initiator", host=gateway_host, port=gateway_port,
             sessions=(

@@ -10,7 +10,7 @@ import structlog
 
 from broker import fix_codec
 from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend
-from fixio.application import GuardedApplication, message_type, send, session_label
+from fixio.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
 from fixio.errors import FixDecodeError
 from fixio.settings_builder import session_id
 from rfq_runtime.clock import Clock
@@ -20,12 +20,18 @@ log = structlog.get_logger(__name__)
 
 
 class ConnectorApplication(GuardedApplication):
-    def __init__(self, worker: CommandWorker, gateway_comp_id: str, venue_comp_id: str) -> None:
+    def __init__(self, worker: CommandWorker, gateway_comp_id: str, venue_comp_id: str,
+                 gateway_credentials: tuple[str, str] | None = None) -> None:
         super().__init__("broker.fix")
         self._worker = worker
         self._gateway = gateway_comp_id
         self._venue = venue_comp_id
+        self._gateway_credentials = gateway_credentials
         self.logged_on: set[str] = set()
+
+    def handle_to_admin(self, message: fix.Message, session: fix.SessionID) -> None:
+        if session.getTargetCompID().getValue() == self._gateway:
+            add_logon_credentials(message, self._gateway_credentials)
 
     def handle_logon(self, session: fix.SessionID) -> None:
         self.logged_on.add(session.getTargetCompID().getValue())

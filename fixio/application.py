@@ -82,3 +82,12 @@ def send(message: fix.Message, session_id: fix.SessionID) -> bool:
         return bool(fix.Session.sendToTarget(message, session_id))
     except fix.SessionNotFound:
         return False
+
+
+def add_logon_credentials(message: fix.Message, credentials: tuple[str, str] | None) -> None:
+    """Username (553) and Password (554) on an outgoing Logon, when the session has them."""
+    if credentials is None or message_type(message) != "A":
+        return
+    username, password = credentials
+    message.setField(fix.StringField(553, username))
+    message.setField(fix.StringField(554, password))

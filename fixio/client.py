@@ -14,7 +14,7 @@ from pathlib import Path
 import quickfix as fix
 import simplefix
 
-from fixio.application import GuardedApplication, message_type, send
+from fixio.application import GuardedApplication, add_logon_credentials, message_type, send
 from fixio.engine import FixEngine
 from fixio.settings_builder import EngineSpec, SessionSpec, session_id
 from fixio.writer import new_group, new_message, put
@@ -53,9 +53,13 @@ def to_received(message: fix.Message) -> Received:
 
 
 class _RecordingApplication(GuardedApplication):
-    def __init__(self, client: "FixClient") -> None:
+    def __init__(self, client: "FixClient", credentials: tuple[str, str] | None) -> None:
         super().__init__("fixio.client")
         self._client = client
+        self._credentials = credentials
+
+    def handle_to_admin(self, message: fix.Message, session: fix.SessionID) -> None:
+        add_logon_credentials(message, self._credentials)
 
     def handle_logon(self, session: fix.SessionID) -> None:
         self._client.logged_on.set()
@@ -73,7 +77,7 @@ class _RecordingApplication(GuardedApplication):
 
 class FixClient:
     def __init__(self, comp_id: str, target_comp_id: str, host: str, port: int, data_dir: Path,
-                 data_dictionary: Path) -> None:
+                 data_dictionary: Path, credentials: tuple[str, str] | None = None) -> None:
         self.comp_id = comp_id
         self.session = session_id(comp_id, target_comp_id)
         self.logged_on = threading.Event()
@@ -83,7 +87,7 @@ class FixClient:
         spec = EngineSpec(name=f"client-{comp_id}", connection_type="initiator", host=host, port=port,
                           sessions=(SessionSpec(comp_id, target_comp_id),), data_dir=data_dir,
                           data_dictionary=data_dictionary)
-        self._engine = FixEngine(spec, _RecordingApplication(self))
+        self._engine = FixEngine(spec, _RecordingApplication(self, credentials))
 
     def start(self, logon_timeout_s: float = 10.0) -> "FixClient":
         self._engine.start()

@@ -320,6 +320,8 @@ def _seed_credentials(context: _Context) -> list[str]:
         password = _configured_secret(getattr(section, "password", None))
         if not username or not password:
             action = "skipped: no username/password in config"
+        elif len(username) > USERNAME_LENGTH:
+            action = f"skipped: username longer than {USERNAME_LENGTH} characters"
         elif section.comp_id in existing:
             action = "kept: credentials already set"
         else:

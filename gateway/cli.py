@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     database.add_argument("action", choices=["upgrade", "downgrade"])
     database.add_argument("revision", nargs="?", default=None,
                           help="target revision (default: head for upgrade, base for downgrade)")
+    from gateway.admin import add_admin_parser
+
+    add_admin_parser(commands)
     arguments = parser.parse_args(argv)
 
     from gateway.settings import Settings
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"rfq-gateway: invalid configuration:\n{error}", file=sys.stderr)
         return 2
-    quiet = arguments.command == "demo"
+    quiet = arguments.command in ("demo", "admin")
     configure_logging(json_output=settings.log_format == "json", level="WARNING" if quiet else "INFO")
     if arguments.command == "serve":
         return serve(settings)
@@ -38,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.demo import run_demo
 
         return run_demo(settings, sys.stdout)
+    if arguments.command == "admin":
+        from gateway.admin import run_admin
+
+        return run_admin(arguments, settings)
     return migrate(settings, arguments.action, arguments.revision)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -12,13 +13,17 @@ from sqlalchemy import select
 from fixio import tags as t
 from fixio.client import FixClient
 from gateway.demo_clients import ScriptedRequester, ScriptedSolver
+from gateway.rules.market_hours import EXCHANGE_TZ, MarketSession, TradingCalendar
+from gateway.rules.reference import exchange_holidays
 from gateway.settings import DATA_DICTIONARY, Settings
 from gateway.stack import Stack
+from rfq_runtime.clock import Clock, OffsetClock, SystemClock
 from settlement import models
 
 DEMO_SUBMISSION_WINDOW_S = 3.0  # short windows so the expiry scenario takes seconds, not minutes
 DEMO_ACCEPTANCE_WINDOW_S = 3.0
 QUOTE_COLLECTION_S = 1.0
+MAX_SEARCH_STEPS = 2 * 24 * 21  # half-hour steps over three weeks
 
 
 def free_port() -> int:
@@ -50,7 +55,8 @@ def demo_settings(base: Settings) -> Settings:
 
 def connect(stack: Stack, comp_id: str) -> FixClient:
     gateway = stack.settings.gateway
-    return FixClient(comp_id, gateway.comp_id, gateway.host, gateway.port, stack.data_dir, DATA_DICTIONARY).start()
+    return FixClient(comp_id, gateway.comp_id, gateway.host, gateway.port, stack.data_dir, DATA_DICTIONARY,
+                     credentials=stack.credentials_of(comp_id)).start()
 
 
 def run_scenarios(requester: ScriptedRequester, out) -> None:
@@ -135,8 +141,28 @@ def balance_table(stack: Stack) -> list[str]:
     return lines
 
 
+def market_clock(settings: Settings) -> Clock:
+    """The real clock during a regular session; otherwise real time moved to the next regular session,
+    so the demo shows trading whenever it is run (the shift is printed)."""
+    now = datetime.now(timezone.utc)
+    calendar = TradingCalendar({h.day: h for h in exchange_holidays(settings.calendar.exchange,
+                                                                    [now.year, now.year + 1])})
+    moment = now
+    for _ in range(MAX_SEARCH_STEPS):
+        if calendar.session_at(moment) is MarketSession.REGULAR and \
+                calendar.session_at(moment + timedelta(minutes=30)) is MarketSession.REGULAR:
+            return SystemClock() if moment == now else OffsetClock(moment)
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=30 - moment.minute % 30)
+    raise RuntimeError("no regular session found in the next weeks: is the holiday calendar current?")
+
+
 def run_demo(base: Settings, out) -> int:
-    stack = Stack(demo_settings(base))
+    clock = market_clock(base)
+    if isinstance(clock, OffsetClock):
+        print(f"US equities are closed now; the demo runs on a simulated clock starting "
+              f"{clock.now().astimezone(EXCHANGE_TZ):%a %Y-%m-%d %H:%M} New York time (regular session).\n",
+              file=out)
+    stack = Stack(demo_settings(base), clock=clock)
     stack.start()
     clients: list[FixClient] = []
     solvers: list[ScriptedSolver] = []
@@ -146,7 +172,7 @@ def run_demo(base: Settings, out) -> int:
                                           ("SOLVER2", {"MSFT": Decimal(10)}, Decimal(60))):
             client = connect(stack, comp_id)
             clients.append(client)
-            solvers.append(ScriptedSolver(client, nbbo, spreads, default))
+            solvers.append(ScriptedSolver(client, nbbo, spreads, default, now=stack.clock.now))
         requester_client = connect(stack, "REQ1")
         clients.append(requester_client)
         stack.broker.worker.wait_idle()

@@ -28,8 +28,10 @@ class ScriptedSolver:
     """Quotes every RFQ at the NBBO widened by `spread_bps`, and fills at its quoted price when it wins."""
 
     def __init__(self, client: FixClient, nbbo: Callable[[str], tuple[Decimal, Decimal]],
-                 spread_bps: dict[str, Decimal], default_spread_bps: Decimal) -> None:
+                 spread_bps: dict[str, Decimal], default_spread_bps: Decimal,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
+        self._now = now
         self._nbbo = nbbo
         self._spread_bps = spread_bps
         self._default = default_spread_bps
@@ -64,7 +66,7 @@ class ScriptedSolver:
         my_ask = (ask * (1 + spread)).quantize(CENT, rounding=ROUND_CEILING)
         quote_id = f"{self.client.comp_id}-{request[t.QUOTE_REQ_ID]}"
         self._quotes[quote_id] = (symbol, my_bid, my_ask)
-        valid_until = datetime.now(timezone.utc) + timedelta(seconds=30)
+        valid_until = self._now() + timedelta(seconds=30)
         self.client.send("S", [(t.QUOTE_REQ_ID, request[t.QUOTE_REQ_ID]), (t.QUOTE_ID, quote_id),
                                (t.SYMBOL, symbol), (t.BID_PX, my_bid), (t.OFFER_PX, my_ask),
                                (t.BID_SIZE, Decimal(100_000)), (t.OFFER_SIZE, Decimal(100_000)),

@@ -42,13 +42,15 @@ OPERATOR_COMMANDS_PER_POLL = 50
 
 class RfqEngine:
     def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], Any], clock: Clock,
-                 send: Callable[[out.Outbound], None], operator_queue: Callable[[Any], Any] | None = None) -> None:
+                 send: Callable[[out.Outbound], None], operator_queue: Callable[[Any], Any] | None = None,
+                 refreshers: tuple[Callable[[Any], None], ...] = ()) -> None:
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
         self._clock = clock
         self._send = send
         self._operator_queue = operator_queue  # OperatorQueue(session) factory, when access control is wired
+        self._refreshers = refreshers  # re-read operator-maintained data (credentials) on the same cadence
         self._next_operator_poll = 0.0
 
     def handle(self, command: object) -> None:
@@ -128,6 +130,8 @@ class RfqEngine:
         self._next_operator_poll = time.monotonic() + OPERATOR_POLL_INTERVAL_S
         with self._uow_factory() as uow:
             pending = self._operator_queue(uow.session).pending(OPERATOR_COMMANDS_PER_POLL)
+            for refresh in self._refreshers:
+                refresh(uow.session)
         for row in pending:
             command = ApplyOperatorCommand(row.id, row.command, row.comp_id)
             now = self._clock.now()

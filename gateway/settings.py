@@ -5,7 +5,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
@@ -22,6 +22,7 @@ class GatewaySection(BaseModel):
     host: str = "127.0.0.1"
     port: int = 9876
     comp_id: str = "RFQGW"
+    require_logon_password: bool = True  # Logon must carry Username (553) and Password (554)
     submission_window_s: float = 60.0
     acceptance_window_s: float = 120.0
 
@@ -47,6 +48,8 @@ class SessionSection(BaseModel):
     comp_id: str
     role: Role
     account: str
+    username: str | None = None
+    password: SecretStr | None = None  # stored once as a salted hash; change with `admin set-password`
 
 
 class InstrumentSection(BaseModel):

@@ -2,7 +2,8 @@
 the gateway (acceptor + RFQ engine), the broker connector and the outbox relay."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import socket
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,11 +15,18 @@ from broker_sim.market import Market
 from broker_sim.server import VenueServer
 from fixio.engine import FixEngine
 from fixio.settings_builder import EngineSpec, SessionSpec
+from gateway.access.credentials import CredentialCache, CredentialStore
+from gateway.access.operator import OperatorQueue, SolverStatusStore
 from gateway.domain.events import DomainEvent
+from gateway.domain.policy import GatewayPolicy, InstrumentTerms
 from gateway.engine import RfqEngine
 from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
+from gateway.fix.logon_screen import LogonScreen
 from gateway.outbox_relay import OutboxRelay
 from gateway.repository import load_book
+from gateway.rules.compliance import CompliancePolicy
+from gateway.rules.market_hours import TradingRules
+from gateway.rules.reference import load_compliance, load_trading_rules, seed_reference_data
 from gateway.settings import DATA_DICTIONARY, Settings
 from rfq_runtime.clock import Clock, SystemClock
 from rfq_runtime.worker import CommandWorker
@@ -26,6 +34,12 @@ from settlement.db import create_db_engine, session_factory, upgrade_to_head
 from settlement.uow import SqlUnitOfWork
 
 log = structlog.get_logger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 class MarketPriceSource:
@@ -55,10 +69,11 @@ class Stack:
         self.db_engine = create_db_engine(self.database_url)
         self.sessions = session_factory(self.db_engine)
         self.fund_accounts()
+        self.trading, self.compliance = self._load_rules()
         self.market = Market({i.symbol: i.reference_price for i in self.settings.instruments},
                              seed=self.settings.venue.seed)
         self.venue = self._build_venue()
-        self.engine, self.worker, self.gateway_fix = self._build_gateway()
+        self.engine, self.worker, self.gateway_fix, self.screen = self._build_gateway()
         self.broker = self._build_broker() if self.with_broker else None
         self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
                       if self.settings.mqtt_url else None)
@@ -81,17 +96,73 @@ class Stack:
                            data_dictionary=DATA_DICTIONARY, market=self.market, seed=venue.seed,
                            tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s)
 
-    def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine]:
+    def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
         gateway = self.settings.gateway
         with self.uow() as uow:
             book = load_book(uow.session)
+            book.disabled_solvers.update(SolverStatusStore(uow.session).disabled())
+            self.credentials = self._seed_credentials(uow)
+            uow.commit()
         sender = OutboundSender(gateway.comp_id, self.clock)
-        engine = RfqEngine(self.settings.policy(), book, self.uow, self.clock, sender)
+        engine = RfqEngine(self.policy(), book, self.uow, self.clock, sender, operator_queue=OperatorQueue,
+                           refreshers=(self._refresh_credentials,))
         worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick)
-        spec = EngineSpec(name="gateway", connection_type="acceptor", host=gateway.host, port=gateway.port,
+        # QuickFIX listens on a private loopback port; the public port is the logon screen's.
+        spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
                           sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
                           data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
-        return engine, worker, FixEngine(spec, GatewayApplication(worker, engine.policy))
+        logon_check = self.credentials if gateway.require_logon_password else None
+        application = GatewayApplication(worker, engine.policy, logon_check)
+        known = frozenset(s.comp_id for s in self.settings.sessions)
+        screen = LogonScreen(gateway.host, gateway.port, spec.port, gateway.comp_id, lambda: set(known),
+                             application.live_sessions)
+        return engine, worker, FixEngine(spec, application), screen
+
+    def _load_rules(self) -> tuple[TradingRules, CompliancePolicy]:
+        """Reference data from config (and the holiday calendar) into SQL, then the rules from SQL."""
+        with self.uow() as uow:
+            seed_reference_data(uow.session, self.settings)
+            uow.commit()
+        with self.uow() as uow:
+            trading, compliance = load_trading_rules(uow.session), load_compliance(uow.session)
+        year = self.clock.now().year
+        if year not in trading.calendar.covered_years():
+            log.warning("holiday_calendar_not_covering_this_year", year=year,
+                        covered=sorted(trading.calendar.covered_years()))
+        return trading, compliance
+
+    def policy(self) -> GatewayPolicy:
+        terms = {symbol: InstrumentTerms(tick=rules.tick, submission_window_s=rules.submission_window_s,
+                                         acceptance_window_s=rules.acceptance_window_s)
+                 for symbol, rules in self.trading.instruments.items()}
+        return replace(self.settings.policy(), instruments=terms, trading=self.trading, compliance=self.compliance,
+                       reference_ask=self._reference_ask)
+
+    def _reference_ask(self, symbol: str) -> Decimal | None:
+        reference = MarketPriceSource(self.market, self.clock).reference(symbol)
+        return reference[1] if reference else None
+
+    def _seed_credentials(self, uow) -> CredentialCache:
+        """Configured development passwords are stored once; operators change them with `admin set-password`."""
+        store = CredentialStore(uow.session)
+        stored = store.all()
+        for section in self.settings.sessions:
+            if section.password is not None and section.comp_id not in stored:
+                store.set_password(section.comp_id, section.username or section.comp_id,
+                                   section.password.get_secret_value())
+        return CredentialCache(self._known_comp_ids(), store.all())
+
+    def _refresh_credentials(self, session) -> None:
+        self.credentials.replace(self._known_comp_ids(), CredentialStore(session).all())
+
+    def _known_comp_ids(self) -> set[str]:
+        return {section.comp_id for section in self.settings.sessions}
+
+    def credentials_of(self, comp_id: str) -> tuple[str, str] | None:
+        section = next((s for s in self.settings.sessions if s.comp_id == comp_id), None)
+        if section is None or section.password is None:
+            return None
+        return section.username or comp_id, section.password.get_secret_value()
 
     def _build_broker(self) -> BrokerConnector:
         broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue
@@ -102,7 +173,7 @@ class Stack:
                                venue=(venue.host, venue.port, venue.comp_id), config=config,
                                prices=MarketPriceSource(self.market, self.clock), clock=self.clock,
                                data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
-                               record_event=self.record_event)
+                               record_event=self.record_event, gateway_credentials=self.credentials_of(broker.comp_id))
 
     def record_event(self, event: DomainEvent) -> None:
         with self.uow() as uow:
@@ -113,6 +184,7 @@ class Stack:
         self.venue.start()
         self.worker.start()
         self.gateway_fix.start()
+        self.screen.start()
         if self.broker:
             self.broker.start()
         if self.relay:
@@ -125,6 +197,7 @@ class Stack:
         # shutdown can touch a session the engine is tearing down.
         if self.broker:
             self.broker.stop()
+        self.screen.stop()
         self.worker.stop()
         self.gateway_fix.stop()
         self.venue.stop()

@@ -30,3 +30,15 @@ class FakeClock:
         with self._lock:
             self._now += timedelta(seconds=seconds)
             return self._now
+
+
+class OffsetClock:
+    """Real time shifted by a fixed offset: a simulated wall clock that still moves.
+
+    The demo uses it to run in a market session whatever the hour it is started."""
+
+    def __init__(self, starts_at: datetime) -> None:
+        self._offset = starts_at - datetime.now(timezone.utc)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self._offset

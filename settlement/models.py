@@ -123,6 +123,8 @@ class Rfq(Base):
     quantity: Mapped[Decimal] = mapped_column(DecimalText())
     limit_price: Mapped[Decimal | None] = mapped_column(DecimalText())
     state: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     submission_deadline: Mapped[datetime] = mapped_column(UtcDateTime())
     acceptance_deadline: Mapped[datetime] = mapped_column(UtcDateTime())

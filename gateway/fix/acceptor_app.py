@@ -7,6 +7,7 @@ engine wants sent come back through `OutboundSender` on the engine's thread.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 
@@ -50,6 +51,13 @@ class GatewayApplication(GuardedApplication):
         self._worker = worker
         self._policy = policy
         self._logon_check = logon_check
+        self._live: set[str] = set()
+        self._live_lock = threading.Lock()
+
+    def live_sessions(self) -> set[str]:
+        """Counterparties logged on right now (read by the logon screen on its own thread)."""
+        with self._live_lock:
+            return set(self._live)
 
     def handle_from_admin(self, message: fix.Message, session: fix.SessionID) -> None:
         if message_type(message) != "A" or self._logon_check is None:
@@ -63,9 +71,13 @@ class GatewayApplication(GuardedApplication):
             raise fix.RejectLogon(verdict.text)  # QuickFIX answers with a Logout carrying this Text
 
     def handle_logon(self, session: fix.SessionID) -> None:
+        with self._live_lock:
+            self._live.add(session.getTargetCompID().getValue())
         self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=True))
 
     def handle_logout(self, session: fix.SessionID) -> None:
+        with self._live_lock:
+            self._live.discard(session.getTargetCompID().getValue())
         self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=False))
 
     def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:

@@ -21,6 +21,7 @@ from gateway.rules.market_hours import (
     InstrumentRules,
     MarketSession,
     QuantityLimits,
+    SessionStatus,
     TradingCalendar,
     TradingRules,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "PolicyScope",
     "QuantityLimits",
     "Refusal",
+    "SessionStatus",
     "TradingCalendar",
     "TradingRules",
     "lei_problem",

@@ -11,6 +11,8 @@ rules read the market_holidays rows, so a deployment can correct a date in SQL.
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -71,22 +73,34 @@ def pyth_symbol_for(symbol: str) -> str:
 # ---- holiday source (exchange_calendars) ----
 
 
-def exchange_holidays(exchange: str, years: Iterable[int]) -> list[Holiday]:
+def exchange_holidays(exchange: str, years: Iterable[int]) -> tuple[Holiday, ...]:
     """Full closes and early closes of `exchange` (an exchange_calendars code) in `years`."""
-    # pandas and the calendar library load slowly and are only needed here, at seeding time.
-    import exchange_calendars
+    return _exchange_holidays(exchange, tuple(sorted(set(years))))
 
-    wanted_years = sorted(set(years))
-    assert wanted_years, "no holiday years requested"
-    start, end = date(wanted_years[0], 1, 1), date(wanted_years[-1], 12, 31)
-    # The library's bounds must be sessions; a margin keeps 1 January (always closed) inside them.
-    calendar = exchange_calendars.get_calendar(
-        exchange, start=(start - _CALENDAR_MARGIN).isoformat(), end=(end + _CALENDAR_MARGIN).isoformat()
-    )
+
+@functools.lru_cache(maxsize=8)
+def _exchange_holidays(exchange: str, years: tuple[int, ...]) -> tuple[Holiday, ...]:
+    assert years, "no holiday years requested"
+    start, end = date(years[0], 1, 1), date(years[-1], 12, 31)
+    calendar = _library_calendar(exchange, start, end)
     if calendar.weekmask != "1111100":
         raise ValueError(f"{exchange} does not trade Monday to Friday; market_hours assumes it does")
     holidays = _full_closes(calendar, start, end) + _early_closes(calendar, start, end)
-    return sorted((holiday for holiday in holidays if holiday.day.year in wanted_years), key=lambda h: h.day)
+    return tuple(sorted((holiday for holiday in holidays if holiday.day.year in years), key=lambda h: h.day))
+
+
+def _library_calendar(exchange: str, start: date, end: date) -> Any:
+    # pandas and the calendar library load slowly and are only needed here, at seeding time.
+    import exchange_calendars
+
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 reads Series.values, deprecated in pandas 3.1 (it still returns the
+        # UTC values the library expects); tests/integration/test_reference_data.py checks the dates.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # The library's bounds must be sessions; a margin keeps 1 January (always closed) inside them.
+        return exchange_calendars.get_calendar(
+            exchange, start=(start - _CALENDAR_MARGIN).isoformat(), end=(end + _CALENDAR_MARGIN).isoformat()
+        )
 
 
 def _names(calendars: Iterable[Any], start: date, end: date) -> dict[date, str]:

@@ -136,6 +136,8 @@ def _create_rfqs() -> None:
         sa.Column("quantity", _decimal(), nullable=False),
         sa.Column("limit_price", _decimal(), nullable=True),
         sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("created_at", _timestamp(), nullable=False),
         sa.Column("submission_deadline", _timestamp(), nullable=False),
         sa.Column("acceptance_deadline", _timestamp(), nullable=False),

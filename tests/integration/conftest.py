@@ -49,7 +49,7 @@ class RunningStack:
     def connect(self, comp_id: str) -> FixClient:
         gateway = self.stack.settings.gateway
         client = FixClient(comp_id, gateway.comp_id, gateway.host, gateway.port, self.stack.data_dir,
-                           DATA_DICTIONARY).start()
+                           DATA_DICTIONARY, credentials=self.stack.credentials_of(comp_id)).start()
         self.clients[comp_id] = client
         wait_until(lambda: comp_id in self.stack.engine.book.logged_on, what=f"{comp_id} known to the engine")
         return client
@@ -71,9 +71,14 @@ class RunningStack:
         self.stack.stop()
 
 
+# A regular-session moment (Friday 2026-11-20, 10:00 New York) so market-hours gating lets RFQs through
+# whatever the hour the tests run at; tests move this clock by hand.
+REGULAR_SESSION = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+
+
 def start_stack(tmp_path, database_url: str | None = None, mqtt_url: str | None = None,
                 with_broker: bool = True, mqtt_topic_prefix: str = "rfq/events") -> RunningStack:
-    clock = FakeClock(datetime.now(timezone.utc))
+    clock = FakeClock(REGULAR_SESSION)
     settings = stack_settings(tmp_path, database_url, mqtt_url, mqtt_topic_prefix)
     stack = Stack(settings, clock=clock, with_broker=with_broker)
     stack.start()

@@ -15,9 +15,9 @@ from gateway.domain.policy import InstrumentTerms
 from gateway.domain.rfq import ExecutionMode, RfqOrigin, RfqState
 from gateway.domain.types import RejectReason, SessionName, Side
 from gateway.handlers_lifecycle import apply_operator_command
+from rfq_runtime.clock import FakeClock
 from tests import stubs
 from tests.unit.test_engine import Harness
-from rfq_runtime.clock import FakeClock
 
 D = Decimal
 
