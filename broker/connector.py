@@ -1,39 +1,82 @@
-"""Wires the broker connector: its worker thread, its FIX initiator, its solver."""
+"""Wires the broker connector: its worker thread, its FIX initiator (one session to the
+gateway as a solver, one to the venue), feeds, parameters, orders, custody and store.
+
+On start it reloads open work from SQL and, once the venue session is up, asks the
+venue for the status of every order (OrderMassStatusRequest) before quoting again."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
+from broker.custody import SimulatedCustody
 from broker.fix_app import ConnectorApplication, ConnectorSender
-from broker.messages import QuoteWon, RfqOffered, VenueExecution
+from broker.messages import MassStatusQuery, QuoteWon, RfqOffered, VenueExecution
+from broker.order_manager import OrderManager, OrderTimers
+from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver, PriceSource
+from broker.store import BrokerStore
 from fixio.engine import FixEngine
 from fixio.settings_builder import EngineSpec, SessionSpec
-from gateway.domain.events import DomainEvent
 from rfq_runtime.clock import Clock
 from rfq_runtime.worker import CommandWorker
 
+log = structlog.get_logger(__name__)
+
+PARAMETER_REFRESH_S = 1.0
+RECONCILE_TIMEOUT_S = 10.0  # quote again even if the venue never answers the mass status request
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    comp_id: str
+
+
+@dataclass(frozen=True)
+class VenueSessionDone:
+    """The venue answered the mass status request (or has no orders for us)."""
+
+
+# Sequence numbers with the venue survive restarts, so QuickFIX replays the reports
+# (fills included) the venue sent while the connector was down.
+PERSISTENT_SEQUENCES = {"ResetOnLogon": "N", "ResetOnLogout": "N", "ResetOnDisconnect": "N"}
+
 
 class BrokerConnector:
-    def __init__(self, *, comp_id: str, gateway: tuple[str, int, str], venue: tuple[str, int, str],
-                 config: BrokerConfig, prices: PriceSource, clock: Clock, data_dir: Path, data_dictionary: Path,
-                 record_event: Callable[[DomainEvent], None],
-                 gateway_credentials: tuple[str, str] | None = None) -> None:
-        gateway_host, gateway_port, gateway_comp_id = gateway
-        venue_host, venue_port, venue_comp_id = venue
-        sender = ConnectorSender(comp_id, gateway_comp_id, venue_comp_id, clock)
+    def __init__(self, *, comp_id: str, gateway: Endpoint, venue: Endpoint, config: BrokerConfig,
+                 prices: PriceSource, clock: Clock, data_dir: Path, data_dictionary: Path,
+                 uow_factory: Callable, timers: OrderTimers = OrderTimers(), withdraw_delay_s: float = 1.0,
+                 trading=None, gateway_credentials: tuple[str, str] | None = None) -> None:
+        self.clock = clock
+        self._uow_factory = uow_factory
+        sender = ConnectorSender(comp_id, gateway.comp_id, venue.comp_id, clock)
+        self._sender = sender
+        self.parameters = ParameterBook(QuotingParameters(config.margin_bps, config.aggression_bps))
+        self.store = BrokerStore(uow_factory)
         self.solver = BrokerSolver(config=config, prices=prices, clock=clock, send_quote=sender.quote,
-                                   send_order=sender.order, report_execution=sender.execution,
-                                   record_event=record_event)
-        self.worker = CommandWorker("broker-connector", self._dispatch)
-        self.application = ConnectorApplication(self.worker, gateway_comp_id, venue_comp_id, gateway_credentials)
+                                   report_execution=sender.execution, store=self.store, custody=None,
+                                   parameters=self.parameters, trading=trading)
+        self.solver.custody = SimulatedCustody(clock, withdraw_delay_s, self.solver.on_withdrawal_confirmed)
+        self.solver.orders = OrderManager(clock, timers, sender.order, sender.status_query, sender.cancel,
+                                          self.store, self.solver.on_order_done)
+        self.worker = CommandWorker("broker-connector", self._dispatch, on_tick=self._tick)
+        self.application = ConnectorApplication(self.worker, gateway.comp_id, venue.comp_id, gateway_credentials,
+                                                on_venue_logon=self._venue_logged_on)
+        self.reconciling = True
+        self._reconcile_deadline = time.monotonic() + RECONCILE_TIMEOUT_S
+        self._next_refresh = 0.0
         spec = EngineSpec(
-            name="broker", connection_type="initiator", host=gateway_host, port=gateway_port,
+            name="broker", connection_type="initiator", host=gateway.host, port=gateway.port,
             sessions=(
-                SessionSpec(comp_id, gateway_comp_id, {"SocketConnectHost": gateway_host,
-                                                       "SocketConnectPort": str(gateway_port)}),
-                SessionSpec(comp_id, venue_comp_id, {"SocketConnectHost": venue_host,
-                                                     "SocketConnectPort": str(venue_port)}),
+                SessionSpec(comp_id, gateway.comp_id, {"SocketConnectHost": gateway.host,
+                                                       "SocketConnectPort": str(gateway.port)}),
+                SessionSpec(comp_id, venue.comp_id, {"SocketConnectHost": venue.host,
+                                                     "SocketConnectPort": str(venue.port), **PERSISTENT_SEQUENCES}),
             ),
             data_dir=data_dir, data_dictionary=data_dictionary,
         )
@@ -41,15 +84,42 @@ class BrokerConnector:
 
     def _dispatch(self, command: object) -> None:
         if isinstance(command, RfqOffered):
+            if self.reconciling:
+                log.info("broker_declined", quote_req_id=command.quote_req_id, reason="reconciling with the venue")
+                return
             self.solver.on_rfq(command)
         elif isinstance(command, QuoteWon):
             self.solver.on_won(command)
         elif isinstance(command, VenueExecution):
-            self.solver.on_venue_report(command)
+            self.solver.orders.on_report(command)
+            if command.last_report:
+                self._reconciled("mass status answered")
+        elif isinstance(command, VenueSessionDone):
+            self._reconciled("venue has no orders for us")
         else:
             raise AssertionError(f"unknown connector command {type(command).__name__}")
 
+    def _venue_logged_on(self) -> None:
+        """Runs on a QuickFIX thread: only enqueue/send, no SQL."""
+        self._sender.mass_status(MassStatusQuery(f"ms-{int(time.time() * 1000)}"))
+
+    def _reconciled(self, why: str) -> None:
+        if self.reconciling:
+            self.reconciling = False
+            log.info("broker_reconciled", why=why, working_orders=len(self.solver.orders.working_orders()))
+
+    def _tick(self) -> None:
+        if self.reconciling and time.monotonic() > self._reconcile_deadline:
+            self._reconciled("no answer to the mass status request in time")
+        self.solver.orders.on_tick()
+        self.solver.custody.on_tick()
+        if time.monotonic() >= self._next_refresh:
+            self._next_refresh = time.monotonic() + PARAMETER_REFRESH_S
+            with self._uow_factory() as uow:
+                self.parameters.refresh(uow.session)
+
     def start(self) -> None:
+        self.solver.restore()  # before any message can arrive: the worker is not running yet
         self.worker.start()
         self.engine.start()
 

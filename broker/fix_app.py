@@ -3,13 +3,14 @@
 solver logic runs on the connector's own thread."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import quickfix as fix
 import structlog
 
 from broker import fix_codec
-from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend
+from broker.messages import CancelOrder, ExecutionToReport, MassStatusQuery, OrderToSend, QuoteToSend, StatusQuery
 from fixio.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
 from fixio.errors import FixDecodeError
 from fixio.settings_builder import session_id
@@ -21,12 +22,14 @@ log = structlog.get_logger(__name__)
 
 class ConnectorApplication(GuardedApplication):
     def __init__(self, worker: CommandWorker, gateway_comp_id: str, venue_comp_id: str,
-                 gateway_credentials: tuple[str, str] | None = None) -> None:
+                 gateway_credentials: tuple[str, str] | None = None,
+                 on_venue_logon: Callable[[], None] | None = None) -> None:
         super().__init__("broker.fix")
         self._worker = worker
         self._gateway = gateway_comp_id
         self._venue = venue_comp_id
         self._gateway_credentials = gateway_credentials
+        self._on_venue_logon = on_venue_logon
         self.logged_on: set[str] = set()
 
     def handle_to_admin(self, message: fix.Message, session: fix.SessionID) -> None:
@@ -34,7 +37,10 @@ class ConnectorApplication(GuardedApplication):
             add_logon_credentials(message, self._gateway_credentials)
 
     def handle_logon(self, session: fix.SessionID) -> None:
-        self.logged_on.add(session.getTargetCompID().getValue())
+        target = session.getTargetCompID().getValue()
+        self.logged_on.add(target)
+        if target == self._venue and self._on_venue_logon is not None:
+            self._on_venue_logon()
 
     def handle_logout(self, session: fix.SessionID) -> None:
         self.logged_on.discard(session.getTargetCompID().getValue())
@@ -56,10 +62,18 @@ class ConnectorApplication(GuardedApplication):
             return fix_codec.decode_acceptance(message)
         if origin == self._venue and kind == "8":
             return fix_codec.decode_venue_report(message)
+        if origin == self._venue and kind == "j" and message.isSetField(372) and message.getField(372) == "AF":
+            return _venue_session_done()  # the venue has no orders of ours to report
         if kind in ("AI", "j", "9"):
             log.info("broker_status_message", origin=origin, msg_type=kind, text=_text(message))
             return None
         raise fix.UnsupportedMessageType()
+
+
+def _venue_session_done():
+    from broker.connector import VenueSessionDone
+
+    return VenueSessionDone()
 
 
 def _text(message: fix.Message) -> str | None:
@@ -79,6 +93,15 @@ class ConnectorSender:
 
     def order(self, order: OrderToSend) -> None:
         self._send(fix_codec.encode_order(order), self._to_venue)
+
+    def status_query(self, query: StatusQuery) -> None:
+        self._send(fix_codec.encode_status_query(query), self._to_venue)
+
+    def cancel(self, cancel: CancelOrder) -> None:
+        self._send(fix_codec.encode_cancel(cancel), self._to_venue)
+
+    def mass_status(self, query: MassStatusQuery) -> None:
+        self._send(fix_codec.encode_mass_status(query), self._to_venue)
 
     def execution(self, report: ExecutionToReport) -> None:
         now: datetime = self._clock.now()

@@ -7,11 +7,23 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend, QuoteWon, RfqOffered, VenueExecution
+from broker.messages import (
+    CancelOrder,
+    ExecutionToReport,
+    MassStatusQuery,
+    OrderToSend,
+    QuoteToSend,
+    QuoteWon,
+    RfqOffered,
+    StatusQuery,
+    VenueExecution,
+)
 from fixio import tags as t
 from fixio.reader import FixReader
 from fixio.writer import new_message, put
 from gateway.fix.quote_codec import RELATED_SYM_TAGS, SIDE_CODES, parse_side
+
+TIME_IN_FORCE_CODES = {"day": "0", "ioc": "3"}
 
 
 def decode_rfq(message: fix.Message) -> RfqOffered:
@@ -34,11 +46,15 @@ def decode_acceptance(message: fix.Message) -> QuoteWon:
 def decode_venue_report(message: fix.Message) -> VenueExecution:
     body = FixReader(message)
     return VenueExecution(
-        cl_ord_id=body.text(t.CL_ORD_ID), exec_id=body.text(t.EXEC_ID), exec_type=body.text(t.EXEC_TYPE),
+        # A cancel confirmation names the cancel request in 11 and the order itself in 41.
+        cl_ord_id=body.optional_text(t.ORIG_CL_ORD_ID) or body.text(t.CL_ORD_ID),
+        exec_id=body.text(t.EXEC_ID), exec_type=body.text(t.EXEC_TYPE),
         ord_status=body.text(t.ORD_STATUS), last_price=body.optional_decimal(t.LAST_PX),
         last_quantity=body.optional_decimal(t.LAST_QTY), cum_quantity=body.decimal(t.CUM_QTY),
         average_price=body.optional_decimal(t.AVG_PX), nbbo_bid=body.optional_decimal(t.NBBO_BID_PX),
         nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.optional_text(t.TEXT),
+        order_id=body.optional_text(t.ORDER_ID), transact_time=body.optional_timestamp(t.TRANSACT_TIME),
+        last_report=body.optional_text(t.LAST_RPT_REQUESTED) == "Y" and body.has(t.MASS_STATUS_REQ_ID),
     )
 
 
@@ -64,7 +80,33 @@ def encode_order(order: OrderToSend) -> fix.Message:
     put(message, t.ORDER_QTY, order.quantity)
     put(message, t.ORD_TYPE, "2")  # limit
     put(message, t.PRICE, order.limit_price)
-    put(message, t.TIME_IN_FORCE, "3")  # IOC: what is not marketable now is cancelled by the venue
+    put(message, t.TIME_IN_FORCE, TIME_IN_FORCE_CODES[order.time_in_force])
+    return message
+
+
+def encode_status_query(query: StatusQuery) -> fix.Message:
+    message = new_message("H")
+    put(message, t.CL_ORD_ID, query.cl_ord_id)
+    put(message, t.SYMBOL, query.symbol)
+    put(message, t.SIDE, SIDE_CODES[query.side])
+    return message
+
+
+def encode_cancel(cancel: CancelOrder) -> fix.Message:
+    message = new_message("F")
+    put(message, t.ORIG_CL_ORD_ID, cancel.orig_cl_ord_id)
+    put(message, t.CL_ORD_ID, cancel.cancel_id)
+    put(message, t.SYMBOL, cancel.symbol)
+    put(message, t.SIDE, SIDE_CODES[cancel.side])
+    put(message, t.TRANSACT_TIME, cancel.sent_at)
+    put(message, t.ORDER_QTY, cancel.quantity)
+    return message
+
+
+def encode_mass_status(query: MassStatusQuery) -> fix.Message:
+    message = new_message("AF")
+    put(message, t.MASS_STATUS_REQ_ID, query.request_id)
+    put(message, t.MASS_STATUS_REQ_TYPE, 7)  # all orders of this session
     return message
 
 

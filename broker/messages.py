@@ -46,6 +46,37 @@ class VenueExecution:
     nbbo_bid: Decimal | None
     nbbo_offer: Decimal | None
     text: str | None
+    order_id: str | None = None  # the venue's OrderID
+    transact_time: datetime | None = None
+    last_report: bool = False  # the last answer to an OrderMassStatusRequest (912=Y)
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """OrderStatusRequest (35=H) for one order."""
+
+    cl_ord_id: str
+    symbol: str
+    side: Side
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    """OrderCancelRequest (35=F)."""
+
+    cancel_id: str
+    orig_cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class MassStatusQuery:
+    """OrderMassStatusRequest (35=AF): every order of this session, after a restart."""
+
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,7 @@ class OrderToSend:
     quantity: Decimal
     limit_price: Decimal
     sent_at: datetime
+    time_in_force: str = "day"  # rests at the venue until filled, cancelled by the broker's timeout, or day end
 
 
 @dataclass(frozen=True)

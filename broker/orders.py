@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -59,7 +60,13 @@ class VenueOrder:
     order: OrderToSend
     quote_resp_id: str
     quoted_price: Decimal
+    rfq_id: int = 0
+    attempt: int = 1
     state: OrderState = OrderState.PENDING_NEW
+    venue_order_id: str | None = None
+    last_news_at: datetime | None = None  # the last report from the venue (or the send)
+    last_poll_at: datetime | None = None
+    cancel_requested_at: datetime | None = None
     cum_quantity: Decimal = Decimal(0)
     notional: Decimal = Decimal(0)  # sum of last_px * last_qty, exact
     nbbo_bid: Decimal | None = None
@@ -85,7 +92,8 @@ class VenueOrder:
         if state is None:
             raise UnexpectedReport(f"{trigger.value} for an order in state {self.state.value}")
         changes: dict = {"state": state, "seen_exec_ids": self.seen_exec_ids | {report.exec_id},
-                         "last_text": report.text or self.last_text}
+                         "last_text": report.text or self.last_text,
+                         "venue_order_id": report.order_id or self.venue_order_id}
         if trigger in (OrderTrigger.PARTIAL_FILL, OrderTrigger.FULL_FILL):
             assert report.last_price is not None and report.last_quantity is not None
             changes["cum_quantity"] = self.cum_quantity + report.last_quantity

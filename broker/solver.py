@@ -1,8 +1,7 @@
-"""The in-house broker as a solver: quote from the venue's NBBO, execute at the
-venue when accepted, report the fill for settlement.
+"""The in-house broker as a solver: quote from fresh reference prices, execute at the
+venue when accepted, then custody (mint on buys, withdraw on sells) and the fill report.
 
-Runs on the connector's own single thread; it owns its quotes and orders.
-"""
+Runs on the connector's own single thread; it owns its quotes, RFQs and orders."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,10 +13,13 @@ from typing import Protocol
 import structlog
 
 from broker import pricing
-from broker.messages import ExecutionToReport, OrderToSend, QuoteToSend, QuoteWon, RfqOffered, VenueExecution
-from broker.orders import UnexpectedReport, VenueOrder
-from gateway.domain.events import DomainEvent, OrderSent
-from gateway.domain.types import RfqId
+from broker.custody import MintStockTokens, TokenWithdrawn, WithdrawToken
+from broker.messages import ExecutionToReport, QuoteToSend, QuoteWon, RfqOffered
+from broker.order_manager import OrderManager, OrderOutcome
+from broker.parameters import ParameterBook, QuotingParameters
+from broker.state import BrokerRfq, BrokerRfqState, BrokerTrigger
+from gateway.domain.events import OrderSent
+from gateway.domain.types import RfqId, Side
 from rfq_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -36,6 +38,7 @@ class BrokerConfig:
     margin_bps: Decimal = Decimal(20)
     aggression_bps: Decimal = Decimal(0)
     quote_validity_s: float = 30.0
+    account: str = "BROKER"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class ExecutionSummary:
 class _Sent:
     offer: RfqOffered
     quote: pricing.TwoSidedQuote
+    margin_bps: Decimal
 
 
 @dataclass
@@ -66,85 +70,139 @@ class BrokerSolver:
     prices: PriceSource
     clock: Clock
     send_quote: Callable[[QuoteToSend], None]
-    send_order: Callable[[OrderToSend], None]
     report_execution: Callable[[ExecutionToReport], None]
-    record_event: Callable[[DomainEvent], None] = lambda event: None
+    store: object  # broker.store.BrokerStore
+    custody: object  # broker.custody.SimulatedCustody (or the real service's client)
+    orders: OrderManager | None = None  # set by the connector (it needs the solver's callbacks)
+    parameters: ParameterBook | None = None
+    trading: object | None = None  # gateway.rules.market_hours.TradingRules: the broker gates itself too
     quotes: dict[str, _Sent] = field(default_factory=dict)
-    orders: dict[str, VenueOrder] = field(default_factory=dict)
+    rfqs: dict[int, BrokerRfq] = field(default_factory=dict)
     executions: list[ExecutionSummary] = field(default_factory=list)
 
+    # -- quoting -------------------------------------------------------------------------
     def on_rfq(self, offer: RfqOffered) -> None:
         tick = self.config.ticks.get(offer.symbol)
-        reference = self.prices.reference(offer.symbol) if tick is not None else None
+        refusal = self.trading.check(offer.symbol, offer.quantity, self.clock.now()) if self.trading else None
+        reference = self.prices.reference(offer.symbol) if tick is not None and refusal is None else None
         if reference is None:
-            log.info("broker_declined", quote_req_id=offer.quote_req_id, symbol=offer.symbol, reason="no price")
+            reason = refusal.text if refusal else ("unknown symbol" if tick is None else "no fresh reference price")
+            log.info("broker_declined", quote_req_id=offer.quote_req_id, symbol=offer.symbol, reason=reason)
             return
-        quote = pricing.quote_from_reference(reference[0], reference[1], self.config.margin_bps,
-                                             self.config.aggression_bps, tick)
+        parameters = self._parameters()
+        quote = pricing.quote_from_reference(reference[0], reference[1], parameters.margin_bps,
+                                             parameters.aggression_bps, tick)
         quote_id = f"bq-{offer.quote_req_id}"
         while len(self.quotes) >= MAX_TRACKED_QUOTES:
             self.quotes.pop(next(iter(self.quotes)))
-        self.quotes[quote_id] = _Sent(offer, quote)
+        self.quotes[quote_id] = _Sent(offer, quote, parameters.margin_bps)
         valid_until = self.clock.now() + timedelta(seconds=self.config.quote_validity_s)
         self.send_quote(QuoteToSend(offer.quote_req_id, quote_id, offer.symbol, quote.bid, quote.ask,
                                     offer.quantity, valid_until))
-        log.info("broker_quoted", quote_req_id=offer.quote_req_id, bid=str(quote.bid), ask=str(quote.ask))
+        log.info("broker_quoted", quote_req_id=offer.quote_req_id, bid=str(quote.bid), ask=str(quote.ask),
+                 margin_bps=str(parameters.margin_bps))
 
+    def _parameters(self) -> QuotingParameters:
+        default = QuotingParameters(self.config.margin_bps, self.config.aggression_bps)
+        if self.parameters is None:
+            return default
+        session = self.trading.calendar.session_at(self.clock.now()) if self.trading else None
+        return self.parameters.for_session(session.value if session else None)
+
+    # -- acceptance and execution -----------------------------------------------------------
     def on_won(self, won: QuoteWon) -> None:
         rfq_id = rfq_id_of(won.quote_resp_id)
         sent = self.quotes.pop(won.quote_id, None)
+        if rfq_id is not None and rfq_id in self.rfqs:
+            return  # the same acceptance twice: the order is already out, never send it again
         if sent is None or rfq_id is None:
             log.error("broker_unknown_acceptance", quote_id=won.quote_id, quote_resp_id=won.quote_resp_id)
             self.report_execution(ExecutionToReport(won.quote_resp_id, f"{won.quote_resp_id}-rej", won.symbol,
                                                     won.side, False, None, None, "unknown quote"))
             return
-        cl_ord_id = f"rfq-{rfq_id}-001"
-        if cl_ord_id in self.orders:
-            return  # the same acceptance twice: the order is already out, never send it again
-        limit = pricing.venue_limit_price(won.side, won.price, self.config.margin_bps, self.config.ticks[won.symbol])
-        order = OrderToSend(cl_ord_id, won.symbol, won.side, won.quantity, limit, self.clock.now())
-        self.orders[cl_ord_id] = VenueOrder(order=order, quote_resp_id=won.quote_resp_id, quoted_price=won.price)
-        self.record_event(OrderSent(rfq_id=rfq_id, occurred_at=order.sent_at, cl_ord_id=cl_ord_id,
-                                    symbol=order.symbol, side=order.side.value, quantity=order.quantity,
-                                    limit_price=limit))
-        self.send_order(order)
-        log.info("broker_order_sent", rfq_id=rfq_id, cl_ord_id=cl_ord_id, limit=str(limit))
+        now = self.clock.now()
+        rfq = BrokerRfq(rfq_id=rfq_id, quote_resp_id=won.quote_resp_id, symbol=won.symbol, side=won.side,
+                        quantity=won.quantity, quoted_price=won.price, margin_bps=sent.margin_bps, updated_at=now)
+        limit = pricing.venue_limit_price(won.side, won.price, sent.margin_bps, self.config.ticks[won.symbol])
+        self.rfqs[rfq_id] = rfq
+        self.store.save_rfq(rfq, [OrderSent(rfq_id=rfq_id, occurred_at=now, cl_ord_id=f"rfq-{rfq_id}-001",
+                                            symbol=won.symbol, side=won.side.value, quantity=won.quantity,
+                                            limit_price=limit)])
+        self.orders.place(rfq, limit)
 
-    def on_venue_report(self, report: VenueExecution) -> None:
-        order = self.orders.get(report.cl_ord_id)
-        if order is None:
-            log.warning("broker_unknown_order_report", cl_ord_id=report.cl_ord_id)
+    def on_order_done(self, outcome: OrderOutcome) -> None:
+        rfq = self.rfqs.get(outcome.rfq_id)
+        if rfq is None or rfq.state is not BrokerRfqState.ACCEPTED_BINDING:
             return
-        try:
-            updated = order.apply(report)
-        except UnexpectedReport as error:
-            log.error("broker_unexpected_report", cl_ord_id=report.cl_ord_id, error=str(error))
+        now = self.clock.now()
+        self._summarise(rfq, outcome)
+        if outcome.filled_quantity == 0:
+            failed = rfq.apply(BrokerTrigger.NOTHING_FILLED, now, text=outcome.text or "venue did not fill")
+            self._save(failed)
+            self.report_execution(ExecutionToReport(rfq.quote_resp_id, f"rfq-{rfq.rfq_id}-exec", rfq.symbol,
+                                                    rfq.side, False, None, None, failed.text))
             return
-        self.orders[report.cl_ord_id] = updated
-        if updated.is_done and not order.is_done:
-            self._finish(updated)
+        settle = pricing.settle_price(rfq.side, rfq.quoted_price, outcome.venue_average, rfq.margin_bps)
+        changes = dict(filled_quantity=outcome.filled_quantity, venue_average=outcome.venue_average,
+                       settle_price=settle)
+        if rfq.side is Side.BUY:
+            ready = rfq.apply(BrokerTrigger.EXECUTED_BUY, now, **changes)
+            mint = MintStockTokens(rfq_id=rfq.rfq_id, occurred_at=now, symbol=rfq.symbol,
+                                   quantity=outcome.filled_quantity, account=self.config.account)
+            self._save(ready, [mint])
+            self.custody.mint(mint)  # concurrent with settlement: the report does not wait for it
+            self._report(ready)
+            return
+        withdrawing = rfq.apply(BrokerTrigger.EXECUTED_SELL, now, **changes)
+        withdraw = WithdrawToken(rfq_id=rfq.rfq_id, occurred_at=now, symbol=rfq.symbol,
+                                 quantity=outcome.filled_quantity, account=self.config.account)
+        self._save(withdrawing, [withdraw])
+        self.custody.withdraw(withdraw)
 
-    def _finish(self, order: VenueOrder) -> None:
-        side = order.order.side
-        average = order.average_price
-        settle = None
-        if order.cum_quantity > 0:
-            settle = pricing.settle_price(side, order.quoted_price, average, self.config.margin_bps)
-        report = ExecutionToReport(
-            quote_resp_id=order.quote_resp_id, exec_id=f"{order.order.cl_ord_id}-exec", symbol=order.order.symbol,
-            side=side, filled=order.cum_quantity > 0, last_price=settle,
-            last_quantity=order.cum_quantity if order.cum_quantity > 0 else None,
-            text=None if order.cum_quantity > 0 else (order.last_text or "venue did not fill the order"),
-        )
+    def on_withdrawal_confirmed(self, rfq_id: int) -> None:
+        rfq = self.rfqs.get(rfq_id)
+        if rfq is None or rfq.state is not BrokerRfqState.WITHDRAWING_TOKEN:
+            return
+        now = self.clock.now()
+        ready = rfq.apply(BrokerTrigger.WITHDRAWAL_CONFIRMED, now)
+        self._save(ready, [TokenWithdrawn(rfq_id=rfq_id, occurred_at=now, symbol=rfq.symbol,
+                                          quantity=rfq.filled_quantity)])
+        self._report(ready)
+
+    def _report(self, rfq: BrokerRfq) -> None:
+        """SettleQuote: the fill ExecutionReport, with settle price and quantity, then Filled."""
+        self.report_execution(ExecutionToReport(rfq.quote_resp_id, f"rfq-{rfq.rfq_id}-exec", rfq.symbol, rfq.side,
+                                                True, rfq.settle_price, rfq.filled_quantity, None))
+        self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
+        log.info("broker_execution_reported", rfq_id=rfq.rfq_id, filled=str(rfq.filled_quantity),
+                 settle_price=str(rfq.settle_price))
+
+    def _save(self, rfq: BrokerRfq, events=()) -> None:
+        self.store.save_rfq(rfq, list(events))
+        self.rfqs[rfq.rfq_id] = rfq
+
+    def _summarise(self, rfq: BrokerRfq, outcome: OrderOutcome) -> None:
+        settle = (pricing.settle_price(rfq.side, rfq.quoted_price, outcome.venue_average, rfq.margin_bps)
+                  if outcome.filled_quantity else None)
         self.executions.append(ExecutionSummary(
-            rfq_id=rfq_id_of(order.quote_resp_id) or 0, symbol=order.order.symbol, requester_side=side.value,
-            nbbo_bid=order.nbbo_bid, nbbo_offer=order.nbbo_offer, quoted_price=order.quoted_price,
-            venue_average=average, settle_price=settle, filled_quantity=order.cum_quantity,
-            ordered_quantity=order.order.quantity,
-        ))
-        self.report_execution(report)
-        log.info("broker_execution_reported", cl_ord_id=order.order.cl_ord_id, filled=str(order.cum_quantity),
-                 settle_price=str(settle))
+            rfq_id=rfq.rfq_id, symbol=rfq.symbol, requester_side=rfq.side.value, nbbo_bid=outcome.nbbo_bid,
+            nbbo_offer=outcome.nbbo_offer, quoted_price=rfq.quoted_price, venue_average=outcome.venue_average,
+            settle_price=settle, filled_quantity=outcome.filled_quantity, ordered_quantity=rfq.quantity))
+
+    # -- restart ---------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Reload open RFQs and their orders from SQL; finish what a crash interrupted."""
+        open_rfqs = self.store.open_rfqs()
+        self.rfqs.update({rfq.rfq_id: rfq for rfq in open_rfqs})
+        self.orders.restore(self.store.orders_of([rfq.rfq_id for rfq in open_rfqs]))
+        for rfq in open_rfqs:
+            if rfq.state is BrokerRfqState.READY_TO_SETTLE:
+                self._report(rfq)  # the gateway refuses a second report, so at most one settlement
+            elif rfq.state is BrokerRfqState.WITHDRAWING_TOKEN:
+                self.custody.withdraw(WithdrawToken(rfq_id=rfq.rfq_id, occurred_at=self.clock.now(),
+                                                    symbol=rfq.symbol, quantity=rfq.filled_quantity,
+                                                    account=self.config.account))
+        log.info("broker_restored", open_rfqs=len(open_rfqs), working_orders=len(self.orders.working_orders()))
 
 
 def rfq_id_of(quote_resp_id: str) -> RfqId | None:

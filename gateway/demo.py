@@ -49,7 +49,10 @@ def demo_settings(base: Settings) -> Settings:
         "acceptance_window_s": DEMO_ACCEPTANCE_WINDOW_S})
     # A still market (no random walk) keeps the demo's outcomes the same on every run.
     venue = base.venue.model_copy(update={"port": port_or_free(base.venue.port), "tick_interval_s": 0.0})
-    return base.model_copy(update={"data_dir": data_dir, "gateway": gateway, "venue": venue,
+    # Short order timers: the resting remainder of the partial fill is cancelled after 3 s, not 30 s.
+    broker = base.broker.model_copy(update={"order_timeout_s": 3.0, "order_poll_interval_s": 1.0,
+                                            "withdraw_delay_s": 0.5})
+    return base.model_copy(update={"data_dir": data_dir, "gateway": gateway, "venue": venue, "broker": broker,
                                    "database_url": base.database_url})
 
 

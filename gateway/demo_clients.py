@@ -113,7 +113,7 @@ class ScriptedRequester:
                                 (t.QUOTE_RESP_TYPE, 1), (t.SYMBOL, quote[t.SYMBOL])])
         return resp_id
 
-    def wait_report(self, cl_ord_id: str, exec_types: tuple[str, ...], timeout_s: float = 10.0) -> Received:
+    def wait_report(self, cl_ord_id: str, exec_types: tuple[str, ...], timeout_s: float = 15.0) -> Received:
         """The requester's execution report of one of `exec_types`, or the BusinessMessageReject refusing it."""
         return self.client.wait_for(
             lambda m: (m.msg_type == "8" and m.get(t.CL_ORD_ID) == cl_ord_id and m.get(t.EXEC_TYPE) in exec_types)

@@ -34,14 +34,26 @@ class VenueSection(BaseModel):
     seed: int = 7
     tick_interval_s: float = 0.5
     latency_s: float = 0.0
+    # Share of fills improved beyond the NBBO touch (dark-pool midpoint or wholesaler sub-penny).
+    price_improvement_probability: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    # Market data on MQTT (only when MQTT_URL is set): max updates per second per symbol, latest wins.
+    md_publish_rate_hz: float = Field(default=4.0, gt=0)
+    md_topic_prefix: str = "md"  # topics {prefix}/{symbol}/{venue-slug} and {prefix}/{symbol}/nbbo
+    # Shares held at the venue's custody before any fill: account -> symbol -> quantity.
+    opening_positions: dict[str, dict[str, Decimal]] = {}
 
 
 class BrokerSection(BaseModel):
     comp_id: str = "BROKER"
     account: str = "BROKER"
-    margin_bps: Decimal = Decimal(20)
+    margin_bps: Decimal = Decimal(20)  # default for every market session; override at run time per session
     aggression_bps: Decimal = Decimal(0)
     quote_validity_s: float = 30.0
+    price_staleness_s: float = 2.0  # a reference price older than this is not used to quote
+    feed_poll_interval_s: float = 0.2
+    order_poll_interval_s: float = 5.0  # OrderStatusRequest for a working order with no news
+    order_timeout_s: float = 30.0  # OrderCancelRequest for an order still working
+    withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
 
 
 class SessionSection(BaseModel):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import structlog
 
-from broker.connector import BrokerConnector
+from broker.connector import BrokerConnector, Endpoint
+from broker.feeds import FeedPoller, PriceFeed, ReferencePrices
+from broker.order_manager import OrderTimers
 from broker.solver import BrokerConfig
 from broker_sim.market import Market
 from broker_sim.server import VenueServer
@@ -168,12 +170,21 @@ class Stack:
         broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue
         config = BrokerConfig(ticks={i.symbol: i.tick for i in self.settings.instruments},
                               margin_bps=broker.margin_bps, aggression_bps=broker.aggression_bps,
-                              quote_validity_s=broker.quote_validity_s)
-        return BrokerConnector(comp_id=broker.comp_id, gateway=(gateway.host, gateway.port, gateway.comp_id),
-                               venue=(venue.host, venue.port, venue.comp_id), config=config,
-                               prices=MarketPriceSource(self.market, self.clock), clock=self.clock,
-                               data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
-                               record_event=self.record_event, gateway_credentials=self.credentials_of(broker.comp_id))
+                              quote_validity_s=broker.quote_validity_s, account=broker.account)
+        # Both feeds read the venue's NBBO in process here; in production they are two providers.
+        primary, fallback = PriceFeed("pyth-lazer"), PriceFeed("dxfeed")
+        market_prices = MarketPriceSource(self.market, self.clock)
+        self.feed_poller = FeedPoller([primary, fallback], market_prices.reference,
+                                      [i.symbol for i in self.settings.instruments], self.clock,
+                                      broker.feed_poll_interval_s)
+        prices = ReferencePrices(primary, fallback, broker.price_staleness_s, self.clock)
+        return BrokerConnector(
+            comp_id=broker.comp_id, gateway=Endpoint(gateway.host, gateway.port, gateway.comp_id),
+            venue=Endpoint(venue.host, venue.port, venue.comp_id), config=config, prices=prices, clock=self.clock,
+            data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY, uow_factory=self.uow,
+            timers=OrderTimers(broker.order_poll_interval_s, broker.order_timeout_s),
+            withdraw_delay_s=broker.withdraw_delay_s, trading=self.trading,
+            gateway_credentials=self.credentials_of(broker.comp_id))
 
     def record_event(self, event: DomainEvent) -> None:
         with self.uow() as uow:
@@ -186,6 +197,7 @@ class Stack:
         self.gateway_fix.start()
         self.screen.start()
         if self.broker:
+            self.feed_poller.start()
             self.broker.start()
         if self.relay:
             self.relay.start()
@@ -197,6 +209,7 @@ class Stack:
         # shutdown can touch a session the engine is tearing down.
         if self.broker:
             self.broker.stop()
+            self.feed_poller.stop()
         self.screen.stop()
         self.worker.stop()
         self.gateway_fix.stop()

@@ -50,3 +50,35 @@ class VenueFill(Base):
     nbbo_offer: Mapped[Decimal | None] = mapped_column(DecimalText())
     executed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     trade_date: Mapped[date] = mapped_column(Date, index=True)  # New York trading date of the execution
+
+
+class BrokerRfq(Base):
+    """An RFQ the broker won, from acceptance to the report of its outcome."""
+
+    __tablename__ = "broker_rfqs"
+
+    rfq_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    quote_resp_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))  # the requester's side
+    quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    quoted_price: Mapped[Decimal] = mapped_column(DecimalText())
+    margin_bps: Mapped[Decimal] = mapped_column(DecimalText())
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    filled_quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    venue_average: Mapped[Decimal | None] = mapped_column(DecimalText())
+    settle_price: Mapped[Decimal | None] = mapped_column(DecimalText())
+    text: Mapped[str | None] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class BrokerParameter(Base):
+    """Quoting parameters per market session, changed at run time (`rfq-gateway broker set-margin`)."""
+
+    __tablename__ = "broker_parameters"
+
+    market_session: Mapped[str] = mapped_column(String(16), primary_key=True)
+    margin_bps: Mapped[Decimal] = mapped_column(DecimalText())
+    aggression_bps: Mapped[Decimal] = mapped_column(DecimalText())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -63,9 +63,39 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_venue_fills_cl_ord_id"), "venue_fills", ["cl_ord_id"])
     op.create_index(op.f("ix_venue_fills_trade_date"), "venue_fills", ["trade_date"])
+    op.create_table(
+        "broker_rfqs",
+        sa.Column("rfq_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("quote_resp_id", sa.String(length=64), nullable=False),
+        sa.Column("symbol", sa.String(length=32), nullable=False),
+        sa.Column("side", sa.String(length=8), nullable=False),
+        sa.Column("quantity", _decimal(), nullable=False),
+        sa.Column("quoted_price", _decimal(), nullable=False),
+        sa.Column("margin_bps", _decimal(), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("filled_quantity", _decimal(), nullable=False),
+        sa.Column("venue_average", _decimal(), nullable=True),
+        sa.Column("settle_price", _decimal(), nullable=True),
+        sa.Column("text", sa.String(length=256), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("rfq_id", name=op.f("pk_broker_rfqs")),
+    )
+    op.create_index(op.f("ix_broker_rfqs_state"), "broker_rfqs", ["state"])
+    op.create_table(
+        "broker_parameters",
+        sa.Column("market_session", sa.String(length=16), nullable=False),
+        sa.Column("margin_bps", _decimal(), nullable=False),
+        sa.Column("aggression_bps", _decimal(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("market_session", name=op.f("pk_broker_parameters")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("broker_parameters")
+    op.drop_index(op.f("ix_broker_rfqs_state"), table_name="broker_rfqs")
+    op.drop_table("broker_rfqs")
     op.drop_index(op.f("ix_venue_fills_trade_date"), table_name="venue_fills")
     op.drop_index(op.f("ix_venue_fills_cl_ord_id"), table_name="venue_fills")
     op.drop_table("venue_fills")

@@ -1,10 +1,21 @@
-"""The in-house solver's decisions, without sockets: quote, order, fill report."""
+"""The in-house solver without sockets: quoting (feeds, gating, run-time margins),
+the venue order's poll/cancel timers and bounded retry, custody paths and restart."""
+from __future__ import annotations
+
+from dataclasses import dataclass
 from decimal import Decimal
 
+from broker.custody import SimulatedCustody
 from broker.messages import QuoteWon, RfqOffered, VenueExecution
+from broker.order_manager import OrderManager, OrderTimers
+from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver
-from gateway.domain.types import Side
+from broker.state import BrokerRfqState
+from gateway.domain.types import RejectReason, Side
 from rfq_runtime.clock import FakeClock
+
+D = Decimal
+REFERENCE = {"AAPL": (D("227.43"), D("227.44"))}
 
 
 class FixedPrices:
@@ -15,64 +26,159 @@ class FixedPrices:
         return self.prices.get(symbol)
 
 
-def make_solver(prices=None):
-    if prices is None:
-        prices = {"AAPL": (Decimal("227.43"), Decimal("227.44"))}
-    sent = {"quotes": [], "orders": [], "reports": [], "events": []}
-    solver = BrokerSolver(
-        config=BrokerConfig(ticks={"AAPL": Decimal("0.01")}), prices=FixedPrices(prices), clock=FakeClock(),
-        send_quote=sent["quotes"].append, send_order=sent["orders"].append,
-        report_execution=sent["reports"].append, record_event=sent["events"].append)
-    return solver, sent
+class MemoryStore:
+    """Records what the connector persists; `open_rfqs`/`orders_of` replay it like SQL would."""
+
+    def __init__(self):
+        self.rfqs, self.orders, self.fills, self.events = {}, {}, [], []
+
+    def save_rfq(self, rfq, events=()):
+        self.rfqs[rfq.rfq_id] = rfq
+        self.events += [e.event_type for e in events]
+
+    def save_new_order(self, order, events=()):
+        self.save_order(order, None, events)
+
+    def save_order(self, order, fill=None, events=()):
+        self.orders[order.order.cl_ord_id] = order
+        if fill is not None:
+            self.fills.append(fill.exec_id)
+
+    def open_rfqs(self):
+        return [r for r in self.rfqs.values() if not r.is_terminal]
+
+    def orders_of(self, rfq_ids):
+        return [o for o in self.orders.values() if o.rfq_id in rfq_ids]
 
 
-def venue_report(exec_id, exec_type, ord_status, last_px=None, last_qty=None, cum=Decimal(0)):
-    return VenueExecution("rfq-7-001", exec_id, exec_type, ord_status, last_px, last_qty, cum, None,
-                          Decimal("227.43"), Decimal("227.44"), None)
+@dataclass
+class Rig:
+    solver: BrokerSolver
+    clock: FakeClock
+    sent: dict
+    store: MemoryStore
 
 
-def won(solver, sent):
-    solver.on_rfq(RfqOffered("rfq-7", "AAPL", Side.BUY, Decimal(10), None))
-    quote = sent["quotes"][0]
-    solver.on_won(QuoteWon("acc-7", quote.quote_id, "AAPL", Side.BUY, Decimal(10), quote.ask))
+def make_rig(prices=None, trading=None, store=None, parameters=None) -> Rig:
+    clock, store = FakeClock(), store or MemoryStore()
+    sent = {"quotes": [], "orders": [], "reports": [], "polls": [], "cancels": []}
+    solver = BrokerSolver(config=BrokerConfig(ticks={"AAPL": D("0.01")}),
+                          prices=FixedPrices(REFERENCE if prices is None else prices), clock=clock,
+                          send_quote=sent["quotes"].append, report_execution=sent["reports"].append,
+                          store=store, custody=None, parameters=parameters, trading=trading)
+    solver.custody = SimulatedCustody(clock, 2.0, solver.on_withdrawal_confirmed)
+    solver.orders = OrderManager(clock, OrderTimers(5.0, 30.0), sent["orders"].append, sent["polls"].append,
+                                 sent["cancels"].append, store, solver.on_order_done)
+    return Rig(solver, clock, sent, store)
+
+
+def venue(exec_id, exec_type, ord_status, last_px=None, last_qty=None, cum=D(0), avg=None, cl_ord_id="rfq-7-001"):
+    return VenueExecution(cl_ord_id, exec_id, exec_type, ord_status, last_px, last_qty, cum, avg,
+                          D("227.43"), D("227.44"), None, order_id="V1")
+
+
+def win(rig: Rig, side=Side.BUY, quantity=D(10)):
+    rig.solver.on_rfq(RfqOffered("rfq-7", "AAPL", side, quantity, None))
+    quote = rig.sent["quotes"][-1]
+    price = quote.ask if side is Side.BUY else quote.bid
+    rig.solver.on_won(QuoteWon("acc-7", quote.quote_id, "AAPL", side, quantity, price))
     return quote
 
 
-def test_declines_without_a_price_and_for_unknown_symbols():
-    solver, sent = make_solver(prices={})
-    solver.on_rfq(RfqOffered("rfq-1", "AAPL", Side.BUY, Decimal(10), None))
-    solver.on_rfq(RfqOffered("rfq-2", "ZZZZ", Side.BUY, Decimal(10), None))
-    assert sent["quotes"] == []
+def test_declines_without_a_fresh_price_for_unknown_symbols_and_when_gated():
+    rig = make_rig(prices={})
+    rig.solver.on_rfq(RfqOffered("rfq-1", "AAPL", Side.BUY, D(10), None))
+    rig.solver.on_rfq(RfqOffered("rfq-2", "ZZZZ", Side.BUY, D(10), None))
+
+    class Closed:
+        def check(self, symbol, quantity, at):
+            return type("R", (), {"reason": RejectReason.EXCHANGE_CLOSED, "text": "closed"})()
+
+    gated = make_rig(trading=Closed())
+    gated.solver.on_rfq(RfqOffered("rfq-3", "AAPL", Side.BUY, D(10), None))
+    assert rig.sent["quotes"] == [] and gated.sent["quotes"] == []
 
 
-def test_acceptance_sends_one_limit_order_with_the_idempotent_cl_ord_id():
-    solver, sent = make_solver()
-    quote = won(solver, sent)
-    assert quote.ask == Decimal("227.89")
-    [order] = sent["orders"]
-    assert (order.cl_ord_id, order.side, order.quantity, order.limit_price) == (
-        "rfq-7-001", Side.BUY, Decimal(10), Decimal("227.44"))
-    solver.on_won(QuoteWon("acc-7", quote.quote_id, "AAPL", Side.BUY, Decimal(10), quote.ask))
-    assert len(sent["orders"]) == 1  # a repeated acceptance never sends a second order
-    assert [event.event_type for event in sent["events"]] == ["OrderSent"]
+def test_margin_changes_at_run_time_per_market_session():
+    book = ParameterBook(QuotingParameters(D(20), D(0)))
+    rig = make_rig(parameters=book)
+    rig.solver.on_rfq(RfqOffered("rfq-1", "AAPL", Side.BUY, D(10), None))
+    book.replace({"": QuotingParameters(D(50), D(0))})  # no trading rules: the session key is ""
+    rig.solver.on_rfq(RfqOffered("rfq-2", "AAPL", Side.BUY, D(10), None))
+    assert [q.ask for q in rig.sent["quotes"]] == [D("227.89"), D("228.57")]  # 227.44 x 1.002, x 1.005
 
 
-def test_partial_venue_fill_is_reported_once_with_the_filled_quantity():
-    solver, sent = make_solver()
-    won(solver, sent)
-    solver.on_venue_report(venue_report("x1", "0", "0"))
-    solver.on_venue_report(venue_report("x2", "F", "1", Decimal("227.40"), Decimal(4), Decimal(4)))
-    solver.on_venue_report(venue_report("x2", "F", "1", Decimal("227.40"), Decimal(4), Decimal(4)))  # resent
-    assert sent["reports"] == []
-    solver.on_venue_report(venue_report("x3", "4", "4", cum=Decimal(4)))
-    [report] = sent["reports"]
-    assert (report.filled, report.last_quantity, report.quote_resp_id) == (True, Decimal(4), "acc-7")
-    assert report.last_price == Decimal("227.8548")  # 227.40 x 1.002, improvement passed through
+def test_acceptance_sends_one_day_limit_order_with_the_idempotent_cl_ord_id():
+    rig = make_rig()
+    quote = win(rig)
+    [order] = rig.sent["orders"]
+    assert (order.cl_ord_id, order.limit_price, order.time_in_force) == ("rfq-7-001", D("227.44"), "day")
+    rig.solver.on_won(QuoteWon("acc-7", quote.quote_id, "AAPL", Side.BUY, D(10), quote.ask))
+    assert len(rig.sent["orders"]) == 1  # a repeated acceptance never sends a second order
+    assert rig.store.events == ["OrderSent"] and "rfq-7-001" in rig.store.orders  # persisted before sending
 
 
-def test_an_unfilled_order_reports_failure():
-    solver, sent = make_solver()
-    won(solver, sent)
-    solver.on_venue_report(venue_report("x1", "8", "8"))
-    [report] = sent["reports"]
-    assert report.filled is False and report.last_quantity is None
+def test_a_silent_order_is_polled_every_5_s_and_cancelled_at_30_s_then_reported():
+    rig = make_rig()
+    win(rig)
+    rig.solver.on_venue = rig.solver.orders.on_report
+    rig.solver.orders.on_report(venue("x1", "0", "0"))
+    rig.clock.advance(4.9)
+    rig.solver.orders.on_tick()
+    assert rig.sent["polls"] == []
+    rig.clock.advance(0.1)
+    rig.solver.orders.on_tick()
+    assert [p.cl_ord_id for p in rig.sent["polls"]] == ["rfq-7-001"]
+    rig.solver.orders.on_report(venue("x2", "F", "1", D("227.40"), D(4), D(4)))
+    rig.clock.advance(25)
+    rig.solver.orders.on_tick()
+    [cancel] = rig.sent["cancels"]
+    assert (cancel.orig_cl_ord_id, cancel.cancel_id) == ("rfq-7-001", "rfq-7-001-cxl")
+    assert rig.sent["reports"] == []
+    rig.solver.orders.on_report(venue("x3", "4", "4", cum=D(4)))
+    [report] = rig.sent["reports"]
+    assert (report.filled, report.last_quantity, report.last_price) == (True, D(4), D("227.8548"))
+    assert rig.solver.rfqs[7].state is BrokerRfqState.FILLED
+    assert rig.store.fills == ["x2"] and "MintStockTokens" in rig.store.events
+
+
+def test_a_rejected_order_is_retried_with_the_next_cl_ord_id_then_given_up():
+    rig = make_rig()
+    win(rig)
+    for attempt in (1, 2, 3):
+        rig.solver.orders.on_report(venue(f"r{attempt}", "8", "8", cl_ord_id=f"rfq-7-00{attempt}"))
+    assert [o.cl_ord_id for o in rig.sent["orders"]] == ["rfq-7-001", "rfq-7-002", "rfq-7-003"]
+    [report] = rig.sent["reports"]
+    assert report.filled is False
+    assert rig.solver.rfqs[7].state is BrokerRfqState.FAILED
+
+
+def test_a_sell_waits_in_withdrawing_token_until_custody_confirms():
+    rig = make_rig()
+    win(rig, side=Side.SELL)
+    rig.solver.orders.on_report(venue("x1", "F", "2", D("227.50"), D(10), D(10)))
+    assert rig.solver.rfqs[7].state is BrokerRfqState.WITHDRAWING_TOKEN
+    assert rig.sent["reports"] == [] and "WithdrawToken" in rig.store.events
+    rig.clock.advance(2)
+    rig.solver.custody.on_tick()
+    [report] = rig.sent["reports"]
+    assert report.last_price == D("227.0450")  # 227.50 x 0.998, better than the 226.98 quoted
+    assert rig.store.events[-1] == "TokenWithdrawn" and rig.solver.rfqs[7].state is BrokerRfqState.FILLED
+
+
+def test_restart_restores_orders_and_settles_a_fill_missed_while_down_once():
+    store = MemoryStore()
+    first = make_rig(store=store)
+    win(first)
+    first.solver.orders.on_report(venue("x1", "0", "0"))
+    # The connector dies; the venue fills the order meanwhile. A new connector starts from the store.
+    second = make_rig(store=store)
+    second.solver.restore()
+    assert [o.order.cl_ord_id for o in second.solver.orders.working_orders()] == ["rfq-7-001"]
+    second.solver.orders.on_report(venue("ms1", "I", "2", cum=D(10), avg=D("227.41")))  # mass status answer
+    [report] = second.sent["reports"]
+    assert (report.last_quantity, report.last_price) == (D(10), D("227.8648"))
+    assert second.sent["orders"] == []  # nothing was sent twice
+    second.solver.orders.on_report(venue("ms2", "I", "2", cum=D(10), avg=D("227.41")))
+    assert len(second.sent["reports"]) == 1
+    assert store.fills == ["rfq-7-001-recovered-10"]

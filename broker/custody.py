@@ -1,0 +1,69 @@
+"""Custody commands after a fill (the seed's CustodyCommand): MintStockTokens for a
+buy (concurrent with settlement, never blocking it) and WithdrawToken for a sell
+(the RFQ waits in WithdrawingToken until the withdrawal is confirmed).
+
+SimulatedCustody stands in for the custody service: mints at once, confirms a
+withdrawal after a configurable delay on the connector's clock."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from gateway.domain.events import DomainEvent
+from rfq_runtime.clock import Clock
+
+MAX_PENDING_WITHDRAWALS = 10_000
+
+
+@dataclass(frozen=True)
+class MintStockTokens(DomainEvent):
+    """A command to custody, carried on the event bus: mint tokens for shares bought."""
+
+    symbol: str
+    quantity: Decimal
+    account: str
+
+
+@dataclass(frozen=True)
+class WithdrawToken(DomainEvent):
+    """A command to custody: pull sold shares' tokens back from the bridge account."""
+
+    symbol: str
+    quantity: Decimal
+    account: str
+
+
+@dataclass(frozen=True)
+class TokenWithdrawn(DomainEvent):
+    symbol: str
+    quantity: Decimal
+
+
+class SimulatedCustody:
+    def __init__(self, clock: Clock, withdraw_delay_s: float, on_withdrawn: Callable[[int], None]) -> None:
+        assert withdraw_delay_s >= 0
+        self._clock = clock
+        self._delay = timedelta(seconds=withdraw_delay_s)
+        self._on_withdrawn = on_withdrawn
+        self._pending: dict[int, datetime] = {}
+        self.minted: list[MintStockTokens] = []
+
+    def mint(self, command: MintStockTokens) -> None:
+        self.minted.append(command)
+
+    def withdraw(self, command: WithdrawToken) -> None:
+        assert command.rfq_id is not None
+        assert len(self._pending) < MAX_PENDING_WITHDRAWALS, "custody withdrawal queue is full"
+        self._pending.setdefault(command.rfq_id, self._clock.now() + self._delay)  # a repeat changes nothing
+
+    def on_tick(self) -> None:
+        now = self._clock.now()
+        for rfq_id, due in sorted(self._pending.items(), key=lambda item: item[1]):
+            if due <= now:
+                del self._pending[rfq_id]
+                self._on_withdrawn(rfq_id)
+
+    def pending(self) -> set[int]:
+        return set(self._pending)
