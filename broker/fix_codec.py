@@ -24,6 +24,7 @@ from fixio.writer import new_message, put
 from gateway.fix.quote_codec import RELATED_SYM_TAGS, SIDE_CODES, parse_side
 
 TIME_IN_FORCE_CODES = {"day": "0", "ioc": "3"}
+ORD_REJ_REASON = 103
 
 
 def decode_rfq(message: fix.Message) -> RfqOffered:
@@ -55,6 +56,7 @@ def decode_venue_report(message: fix.Message) -> VenueExecution:
         nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.optional_text(t.TEXT),
         order_id=body.optional_text(t.ORDER_ID), transact_time=body.optional_timestamp(t.TRANSACT_TIME),
         last_report=body.optional_text(t.LAST_RPT_REQUESTED) == "Y" and body.has(t.MASS_STATUS_REQ_ID),
+        reject_reason=body.optional_text(ORD_REJ_REASON),
     )
 
 

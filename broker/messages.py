@@ -49,6 +49,7 @@ class VenueExecution:
     order_id: str | None = None  # the venue's OrderID
     transact_time: datetime | None = None
     last_report: bool = False  # the last answer to an OrderMassStatusRequest (912=Y)
+    reject_reason: str | None = None  # OrdRejReason (103) on a rejected order
 
 
 @dataclass(frozen=True)

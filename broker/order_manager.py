@@ -21,6 +21,7 @@ from rfq_runtime.clock import Clock
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 3  # rfq-{id}-001 .. -003: a venue that keeps rejecting ends the RFQ instead of looping
+FINAL_REJECT_REASONS = {"1", "2", "6", "13"}  # unknown symbol, exchange closed, duplicate, bad quantity: no retry
 LIVE_STATES = (OrderState.PENDING_NEW, OrderState.NEW, OrderState.PARTIALLY_FILLED)
 
 
@@ -129,7 +130,8 @@ class OrderManager:
             self.orders[sent.cl_ord_id] = replace(order, last_poll_at=now)
 
     def _finish(self, order: VenueOrder) -> None:
-        if order.state is OrderState.REJECTED and order.cum_quantity == 0 and order.attempt < MAX_ATTEMPTS:
+        if (order.state is OrderState.REJECTED and order.cum_quantity == 0 and order.attempt < MAX_ATTEMPTS
+                and order.reject_reason not in FINAL_REJECT_REASONS):
             log.warning("venue_order_rejected_retrying", cl_ord_id=order.order.cl_ord_id, text=order.last_text)
             retry = BrokerRfq(rfq_id=order.rfq_id, quote_resp_id=order.quote_resp_id, symbol=order.order.symbol,
                               side=order.order.side, quantity=order.order.quantity, quoted_price=order.quoted_price,

@@ -72,6 +72,7 @@ class VenueOrder:
     nbbo_bid: Decimal | None = None
     nbbo_offer: Decimal | None = None
     last_text: str | None = None
+    reject_reason: str | None = None  # OrdRejReason of a venue reject
     seen_exec_ids: frozenset[str] = frozenset()
 
     @property
@@ -93,7 +94,8 @@ class VenueOrder:
             raise UnexpectedReport(f"{trigger.value} for an order in state {self.state.value}")
         changes: dict = {"state": state, "seen_exec_ids": self.seen_exec_ids | {report.exec_id},
                          "last_text": report.text or self.last_text,
-                         "venue_order_id": report.order_id or self.venue_order_id}
+                         "venue_order_id": report.order_id or self.venue_order_id,
+                         "reject_reason": report.reject_reason or self.reject_reason}
         if trigger in (OrderTrigger.PARTIAL_FILL, OrderTrigger.FULL_FILL):
             assert report.last_price is not None and report.last_quantity is not None
             changes["cum_quantity"] = self.cum_quantity + report.last_quantity

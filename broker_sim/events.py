@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Union
@@ -21,6 +21,7 @@ class RejectCode(Enum):
     UNKNOWN_ORDER = "unknown_order"
     TOO_LATE_TO_CANCEL = "too_late_to_cancel"
     VENUE_BUSY = "venue_busy"
+    EXCHANGE_CLOSED = "exchange_closed"
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,14 @@ class VenueReject:
 
 @dataclass(frozen=True)
 class VenueFill:
-    """One execution; nbbo_bid/nbbo_offer are the NBBO the fill traded against."""
+    """One execution; nbbo_bid/nbbo_offer are the NBBO the fill traded against.
+
+    account is the client's CompID at the venue (the order's owner); trade_date is the New York
+    date of executed_at, the date the T+1 statement reports the trade under.
+    """
 
     exec_id: str
+    account: str
     cl_ord_id: str
     order_id: str
     symbol: str
@@ -46,6 +52,7 @@ class VenueFill:
     nbbo_bid: Decimal
     nbbo_offer: Decimal
     executed_at: datetime
+    trade_date: date
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,12 @@ def is_whole(quantity: Decimal) -> bool:
     return quantity == quantity.to_integral_value()
 
 
+def plain(value: Decimal) -> str:
+    """A decimal exactly as carried, in plain notation (100 not 1E+2; 227.435 stays 227.435)."""
+    assert value.is_finite(), f"not a finite decimal: {value!r}"
+    return format(value, "f")
+
+
 @dataclass(frozen=True)
 class ExchangeQuote:
     """One venue's displayed top of book."""
@@ -101,6 +107,14 @@ class Nbbo:
     def is_marketable(self, side: Side, limit_price: Decimal) -> bool:
         """A buy limit at or above the offer, or a sell limit at or below the bid, can trade now."""
         return limit_price >= self.ask if side == "buy" else limit_price <= self.bid
+
+
+@dataclass(frozen=True)
+class BookSnapshot:
+    """Every venue's quote and the NBBO built from them, read at one moment (for market data)."""
+
+    nbbo: Nbbo
+    quotes: tuple[ExchangeQuote, ...]
 
 
 @dataclass(frozen=True)
@@ -278,6 +292,12 @@ class Market:
     def quotes(self, symbol: str) -> tuple[ExchangeQuote, ...]:
         with self._lock:
             return self._symbol(symbol).quotes()
+
+    def snapshot(self, symbol: str, now: datetime) -> BookSnapshot:
+        """Venue quotes and NBBO together: a take cannot change one between reading the two."""
+        with self._lock:
+            market = self._symbol(symbol)
+            return BookSnapshot(market.nbbo(now), market.quotes())
 
     def step_all(self) -> None:
         with self._lock:

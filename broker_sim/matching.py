@@ -4,15 +4,21 @@ A marketable limit takes liquidity at the NBBO touch (or better, when the venue 
 dark-pool midpoint or a wholesaler's sub-penny improvement), for at most the size displayed
 at the touch; the rest rests (day) or is canceled (IOC). Orders are keyed by (owner, ClOrdID)
 so several FIX sessions can share one venue without their ClOrdIDs colliding.
+
+With a calendar, the venue trades only while a US equity session (pre-market, regular,
+post-market or overnight) is in progress: new orders are rejected (exchange closed) and resting
+orders do not match while the market is closed. Every fill is recorded in the venue's journal,
+which its T+1 statement and custody position report are written from.
 """
 from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable
 
+from broker_sim.custody import FillJournal
 from broker_sim.events import (
     CancelRejected,
     OrderAccepted,
@@ -26,6 +32,7 @@ from broker_sim.events import (
 )
 from broker_sim.market import Market, Nbbo, is_whole
 from broker_sim.orders import OrderSnapshot, Trigger, VenueOrder
+from broker_sim.venue_calendar import SessionCalendar, closed_text, trade_date_of
 
 __all__ = ["MatchingEngine", "VenueOrder", "SIDES", "TIMES_IN_FORCE"]
 
@@ -35,16 +42,22 @@ ORDER_TYPES = ("limit",)
 SUB_PENNY = Decimal("0.001")
 MAX_SUB_PENNY_STEPS = 4
 PROBABILITY_SCALE = 1_000_000
+# Zero-padded so that ExecIDs (the statement's trade ids) sort in execution order as plain text.
+EXEC_SEQ_DIGITS = 9
 
 
 class MatchingEngine:
     def __init__(self, market: Market, clock: Callable[[], datetime], rng: random.Random,
-                 price_improvement_probability: Decimal = Decimal(0), id_prefix: str | None = None) -> None:
+                 price_improvement_probability: Decimal = Decimal(0), id_prefix: str | None = None, *,
+                 calendar: SessionCalendar | None = None, journal: FillJournal | None = None) -> None:
+        """`calendar` None: the venue always trades. `journal`: where fills are recorded (a fresh one if None)."""
         assert isinstance(price_improvement_probability, Decimal), "probability must be a Decimal"
         assert 0 <= price_improvement_probability <= 1, "probability must be within [0, 1]"
         self._market = market
         self._clock = clock
         self._rng = rng
+        self._calendar = calendar
+        self._journal = journal if journal is not None else FillJournal()
         self._improvement_threshold = int(price_improvement_probability * PROBABILITY_SCALE)
         # Ids carry the engine's start time so a restarted venue never reuses an ExecID.
         self._id_prefix = id_prefix if id_prefix is not None else f"V{clock():%Y%m%d%H%M%S}"
@@ -77,7 +90,8 @@ class MatchingEngine:
                 reject = VenueReject(RejectCode.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id}")
                 return [self._rejected(owner, None, cl_ord_id, symbol, side, quantity, limit_price,
                                        time_in_force, reject, now)]
-            problem = self._validate(symbol, side, quantity, limit_price, time_in_force, order_type)
+            problem = self._closed(now) or self._validate(symbol, side, quantity, limit_price, time_in_force,
+                                                          order_type)
             order = VenueOrder(owner, cl_ord_id, self._next_order_id(), symbol, side,
                                quantity if quantity is not None else Decimal(0),
                                limit_price if limit_price is not None else Decimal(0), time_in_force, now)
@@ -98,9 +112,11 @@ class MatchingEngine:
             order.armed = True
             events = self._try_fill(order)
             if order.time_in_force == "ioc" and not order.is_done:
+                now = self._clock()
+                closed = closed_text(self._calendar, now)
                 order.apply(Trigger.CANCEL)
-                events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None,
-                                            "IOC remainder canceled", self._clock()))
+                reason = "IOC remainder canceled" + (f" ({closed})" if closed else "")
+                events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None, reason, now))
             return events
 
     def on_market_update(self) -> list[VenueEvent]:
@@ -138,7 +154,24 @@ class MatchingEngine:
         with self._lock:
             return [o.snapshot() for o in self._orders.values() if owner is None or o.owner == owner]
 
+    def fills(self, trade_date: date | None = None, account: str | None = None) -> list[VenueFill]:
+        """The venue's record of its executions (see FillJournal.fills)."""
+        with self._lock:
+            return self._journal.fills(trade_date, account)
+
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Shares held at custody per (account, symbol): opening position + buys - sells."""
+        with self._lock:
+            return self._journal.positions()
+
+    def is_open(self, at: datetime) -> bool:
+        return closed_text(self._calendar, at) is None
+
     # -- internals --------------------------------------------------------------------------
+    def _closed(self, now: datetime) -> VenueReject | None:
+        text = closed_text(self._calendar, now)
+        return None if text is None else VenueReject(RejectCode.EXCHANGE_CLOSED, text)
+
     def _validate(self, symbol: str, side: str, quantity: Decimal | None, limit_price: Decimal | None,
                   time_in_force: str, order_type: str) -> VenueReject | None:
         if order_type not in ORDER_TYPES:
@@ -159,17 +192,20 @@ class MatchingEngine:
 
     def _try_fill(self, order: VenueOrder) -> list[VenueEvent]:
         now = self._clock()
+        if not self.is_open(now):
+            return []  # nothing matches while the market is closed; resting orders wait for the open
         taken = self._market.take(order.symbol, order.side, order.leaves_qty, order.limit_price, now)
         if taken is None:
             return []
         price = self._fill_price(order.side, order.limit_price, taken.nbbo)
         order.record_fill(price, taken.quantity)
         fill = VenueFill(
-            exec_id=self._next_exec_id(), cl_ord_id=order.cl_ord_id, order_id=order.order_id,
+            exec_id=self._next_exec_id(), account=order.owner, cl_ord_id=order.cl_ord_id, order_id=order.order_id,
             symbol=order.symbol, side=order.side, last_px=price, last_qty=taken.quantity,
             cum_qty=order.cum_qty, leaves_qty=order.leaves_qty, avg_px=order.avg_px,
-            nbbo_bid=taken.nbbo.bid, nbbo_offer=taken.nbbo.ask, executed_at=now,
+            nbbo_bid=taken.nbbo.bid, nbbo_offer=taken.nbbo.ask, executed_at=now, trade_date=trade_date_of(now),
         )
+        self._journal.record(fill)
         return [OrderFilled(order.owner, fill, order.snapshot())]
 
     def _fill_price(self, side: str, limit_price: Decimal, nbbo: Nbbo) -> Decimal:
@@ -199,4 +235,4 @@ class MatchingEngine:
 
     def _next_exec_id(self) -> str:
         self._exec_seq += 1
-        return f"{self._id_prefix}-X{self._exec_seq}"
+        return f"{self._id_prefix}-X{self._exec_seq:0{EXEC_SEQ_DIGITS}d}"

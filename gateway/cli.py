@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rfq-gateway", description="FIX 4.4 RFQ gateway, broker connector, "
                                      "simulated venue and settlement ledger")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run gateway, broker connector and simulated venue until Ctrl-C")
+    serve_parser = commands.add_parser("serve", help="run gateway, broker connector and simulated venue until Ctrl-C")
+    serve_parser.add_argument("--without-broker", action="store_true",
+                              help="run gateway and venue only (start the connector with `broker run`)")
     commands.add_parser("demo", help="run the stack with scripted clients through a handful of RFQs")
     database = commands.add_parser("db", help="schema migrations")
     database.add_argument("action", choices=["upgrade", "downgrade"])
@@ -24,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.admin import add_admin_parser
 
     add_admin_parser(commands)
+    from gateway.broker_cli import add_broker_parser
+    from gateway.recon_cli import add_reconcile_parser, add_report_parser
+
+    add_broker_parser(commands)
+    add_reconcile_parser(commands)
+    add_report_parser(commands)
     arguments = parser.parse_args(argv)
 
     from gateway.settings import Settings
@@ -33,14 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"rfq-gateway: invalid configuration:\n{error}", file=sys.stderr)
         return 2
-    quiet = arguments.command in ("demo", "admin")
+    quiet = (arguments.command in ("demo", "admin", "reconcile", "report")
+             or getattr(arguments, "broker_command", "run") != "run")
     configure_logging(json_output=settings.log_format == "json", level="WARNING" if quiet else "INFO")
     if arguments.command == "serve":
-        return serve(settings)
+        return serve(settings, with_broker=not arguments.without_broker)
+    if arguments.command == "broker":
+        from gateway.broker_cli import run_broker_command
+
+        return run_broker_command(arguments, settings)
     if arguments.command == "demo":
         from gateway.demo import run_demo
 
         return run_demo(settings, sys.stdout)
+    if arguments.command == "reconcile":
+        from gateway.recon_cli import run_reconcile
+
+        return run_reconcile(arguments, settings)
+    if arguments.command == "report":
+        from gateway.recon_cli import run_report
+
+        return run_report(arguments, settings)
     if arguments.command == "admin":
         from gateway.admin import run_admin
 
@@ -48,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     return migrate(settings, arguments.action, arguments.revision)
 
 
-def serve(settings) -> int:
+def serve(settings, with_broker: bool = True) -> int:
     from gateway.stack import Stack
+    from rfq_runtime.clock import OffsetClock, SystemClock
 
-    stack = Stack(settings)
+    clock = OffsetClock(settings.simulated_start) if settings.simulated_start else SystemClock()
+    stack = Stack(settings, clock=clock, with_broker=with_broker)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())

@@ -79,7 +79,8 @@ class RfqEngine:
             case AcceptQuote():
                 decide = lambda uow: handlers_settlement.accept_quote(command, self.book, uow.ledger, now)  # noqa: E731
             case ReportExecution():
-                decide = lambda uow: handlers_settlement.report_execution(command, self.book, uow.ledger, now)  # noqa: E731
+                decide = lambda uow: handlers_settlement.report_execution(  # noqa: E731
+                    command, self.book, uow.ledger, now, self._nbbo_of(command))
             case _:
                 raise AssertionError(f"no handler for {type(command).__name__}")
         try:
@@ -101,6 +102,11 @@ class RfqEngine:
             self._commit(lambda uow: refreshed)
         self._poll_operator_commands()
         self.book.forget_terminal(TERMINAL_RFQS_KEPT_IN_MEMORY)
+
+    def _nbbo_of(self, command: ReportExecution):
+        rfq_id = handlers_settlement.parse_acceptance_id(command.quote_resp_id)
+        rfq = self.book.rfq(rfq_id) if rfq_id is not None else None
+        return self.policy.reference_nbbo(rfq.symbol) if rfq is not None else None
 
     # -- commands without a state change --------------------------------------------
     def _session_status(self, command: SessionStatusChanged) -> None:

@@ -146,7 +146,8 @@ def _winning_context(command: ReportExecution, book: RfqBook) -> tuple[Rfq, Quot
     return rfq, quote
 
 
-def report_execution(command: ReportExecution, book: RfqBook, ledger, now: datetime) -> Changeset:
+def report_execution(command: ReportExecution, book: RfqBook, ledger, now: datetime,
+                     nbbo: tuple[Decimal, Decimal] | None = None) -> Changeset:
     rfq, quote = _winning_context(command, book)
     if command.outcome is ExecutionOutcome.FAILED:
         return execution_failed(rfq, quote, command, ledger, now)
@@ -157,7 +158,8 @@ def report_execution(command: ReportExecution, book: RfqBook, ledger, now: datet
     filled = rfq.apply(Trigger.FILL, now).apply(
         Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
     changes = Changeset(rfqs=[filled])
-    changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now))
+    changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now,
+                                    *(nbbo or (None, None))))
     partial = quantity < rfq.quantity
     changes.events.append(RfqFilled(rfq_id=rfq.rfq_id, occurred_at=now, exec_id=command.exec_id, price=price,
                                     quantity=quantity, quoted_price=quoted, partial=partial))

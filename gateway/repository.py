@@ -23,7 +23,7 @@ def save_changeset(uow, changes: Changeset) -> None:
     for fill in changes.fills:
         session.add(models.Fill(rfq_id=fill.rfq_id, quote_id=fill.quote_id, exec_id=fill.exec_id,
                                 last_price=fill.last_price, last_quantity=fill.last_quantity,
-                                created_at=fill.occurred_at))
+                                nbbo_bid=fill.nbbo_bid, nbbo_offer=fill.nbbo_offer, created_at=fill.occurred_at))
     for event in changes.events:
         uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -127,6 +128,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "RFQ_DATABASE_URL"))
     mqtt_url: str | None = Field(default=None, validation_alias=AliasChoices("MQTT_URL", "RFQ_MQTT_URL"))
     mqtt_topic_prefix: str = "rfq/events"
+    # Run on a simulated wall clock that starts here (tests and demos outside market hours); unset: real time.
+    simulated_start: datetime | None = None
     gateway: GatewaySection = GatewaySection()
     venue: VenueSection = VenueSection()
     broker: BrokerSection = BrokerSection()

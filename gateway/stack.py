@@ -96,7 +96,12 @@ class Stack:
         return VenueServer(host=venue.host, port=venue.port, venue_comp_id=venue.comp_id,
                            client_comp_ids=[self.settings.broker.comp_id], data_dir=self.data_dir,
                            data_dictionary=DATA_DICTIONARY, market=self.market, seed=venue.seed,
-                           tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s)
+                           tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s,
+                           price_improvement_probability=venue.price_improvement_probability,
+                           clock=self.clock.now, calendar=self.trading.calendar,
+                           cusips={i.symbol: i.cusip for i in self.settings.instruments if i.cusip},
+                           opening_positions=venue.opening_positions, mqtt_url=self.settings.mqtt_url,
+                           md_publish_rate_hz=venue.md_publish_rate_hz, md_topic_prefix=venue.md_topic_prefix)
 
     def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
         gateway = self.settings.gateway
@@ -138,7 +143,8 @@ class Stack:
                                          acceptance_window_s=rules.acceptance_window_s)
                  for symbol, rules in self.trading.instruments.items()}
         return replace(self.settings.policy(), instruments=terms, trading=self.trading, compliance=self.compliance,
-                       reference_ask=self._reference_ask)
+                       reference_ask=self._reference_ask,
+                       reference_nbbo=MarketPriceSource(self.market, self.clock).reference)
 
     def _reference_ask(self, symbol: str) -> Decimal | None:
         reference = MarketPriceSource(self.market, self.clock).reference(symbol)

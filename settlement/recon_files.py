@@ -28,6 +28,7 @@ ID_LENGTH = 64
 SYMBOL_LENGTH = 32
 CENT = Decimal("0.01")
 _PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?")
+_SIGNED_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CUSIP = re.compile(r"[0-9A-Z]{9}")
 # Rounding net amounts to the cent is deliberate; the products themselves are exact at this precision.
@@ -87,9 +88,10 @@ class _Line:
         except ValueError:
             raise self.fail(f"{column} {value!r} is not a valid date") from None
 
-    def amount(self, column: str, value: str, positive: bool) -> Decimal:
-        if not _PLAIN_DECIMAL.fullmatch(value):
-            raise self.fail(f"{column} {value!r} is not a plain non-negative decimal (digits, optional fraction)")
+    def amount(self, column: str, value: str, positive: bool, signed: bool = False) -> Decimal:
+        if not (_SIGNED_PLAIN_DECIMAL if signed else _PLAIN_DECIMAL).fullmatch(value):
+            kind = "decimal" if signed else "non-negative decimal"
+            raise self.fail(f"{column} {value!r} is not a plain {kind} (digits, optional fraction, no exponent)")
         number = Decimal(value)
         problem = storable_decimal_problem(number)
         if problem is not None:
@@ -163,7 +165,8 @@ def parse_positions(content: bytes, source: str) -> list[CustodyHolding]:
             account=line.text("account", account, ID_LENGTH),
             symbol=line.text("symbol", symbol, SYMBOL_LENGTH),
             cusip=line.cusip(cusip),
-            quantity=line.amount("quantity", quantity_text, positive=False),
+            # The venue shows a sale beyond the holding as a negative position: a break, not a bad file.
+            quantity=line.amount("quantity", quantity_text, positive=False, signed=True),
         )
         key = (holding.account, holding.symbol)
         if key in first_line_of:

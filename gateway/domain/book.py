@@ -24,6 +24,8 @@ class FillRecord:
     last_price: object
     last_quantity: object
     occurred_at: datetime
+    nbbo_bid: object = None
+    nbbo_offer: object = None
 
 
 @dataclass

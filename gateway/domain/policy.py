@@ -66,6 +66,8 @@ class GatewayPolicy:
     # Buys without a limit are checked against reference ask x (1 + this) for buying power.
     buying_power_buffer: Decimal = Decimal("0.05")
     reference_ask: Callable[[str], Decimal | None] = lambda symbol: None
+    # The NBBO (bid, ask) when a fill is reported, kept with the fill for execution-quality reports.
+    reference_nbbo: Callable[[str], tuple[Decimal, Decimal] | None] = lambda symbol: None
 
     def __post_init__(self) -> None:
         assert self.submission_window_s > 0 and self.acceptance_window_s >= 0

@@ -197,7 +197,7 @@ class ReportBuilder:
         self._overall.add(execution, quality)
         self._by_solver.setdefault(execution.solver, QualityTally()).add(execution, quality)
         if quality is not None:
-            key = (execution.solver, _floor(_local(execution.executed_at), BASE_BUCKET))
+            key = (execution.solver, floor_to_bucket(_local(execution.executed_at), BASE_BUCKET))
             amount, shares = self._buckets.get(key, (Decimal(0), Decimal(0)))
             with localcontext(EXACT_CONTEXT):
                 self._buckets[key] = (amount + quality.improvement_per_share * execution.quantity,
@@ -222,7 +222,7 @@ class ReportBuilder:
         merged: dict[str, dict[datetime, tuple[Decimal, Decimal]]] = {}
         for (solver, start), (amount, shares) in self._buckets.items():
             points = merged.setdefault(solver, {})
-            coarse = _floor(start, bucket)
+            coarse = floor_to_bucket(start, bucket)
             total_amount, total_shares = points.get(coarse, (Decimal(0), Decimal(0)))
             with localcontext(EXACT_CONTEXT):
                 points[coarse] = (total_amount + amount, total_shares + shares)
@@ -237,7 +237,7 @@ def _local(at: datetime) -> datetime:
     return at.astimezone(REPORT_TZ).replace(tzinfo=None)
 
 
-def _floor(local: datetime, bucket: timedelta) -> datetime:
+def floor_to_bucket(local: datetime, bucket: timedelta) -> datetime:
     """Start of the bucket holding `local`: buckets of a day or less restart at midnight, weeks on Monday."""
     midnight = datetime.combine(local.date(), datetime.min.time())
     if bucket >= timedelta(days=7):

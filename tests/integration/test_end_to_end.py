@@ -97,8 +97,8 @@ def test_filled_buy_through_the_broker_and_the_venue(running):
         "2", Decimal(10), Decimal(10), Decimal(0))
     assert Decimal(filled[t.AVG_PX]) == price
     assert price <= broker_ask  # never worse than quoted; improvement passed through
-    assert "rfq-1-001" in running.stack.broker.solver.orders  # the venue order's ClOrdID
-    venue_fill = running.stack.broker.solver.orders["rfq-1-001"]
+    assert "rfq-1-001" in running.stack.broker.solver.orders.orders  # the venue order's ClOrdID
+    venue_fill = running.stack.broker.solver.orders.orders["rfq-1-001"]
     assert venue_fill.average_price <= market.ask  # the venue filled at NBBO or better
     paid = (price * quantity).quantize(CENT, rounding=ROUND_FLOOR)
     running.settle()

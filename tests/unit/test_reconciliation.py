@@ -230,17 +230,19 @@ POSITIONS_HEADER = "as_of,account,symbol,cusip,quantity"
 def test_positions_roundtrip_and_totals_over_accounts() -> None:
     holdings = [CustodyHolding(AS_OF, "BROKER", "AAPL", "037833100", Decimal("400")),
                 CustodyHolding(AS_OF, "BROKER-2", "AAPL", "037833100", Decimal("100.5")),
-                CustodyHolding(AS_OF, "BROKER", "MSFT", "", Decimal("0"))]
+                CustodyHolding(AS_OF, "BROKER", "MSFT", "", Decimal("0")),
+                CustodyHolding(AS_OF, "BROKER", "NVDA", "", Decimal("-20"))]  # sold beyond the holding
     parsed = parse_positions(positions_csv(holdings).encode(), "p.csv")
     assert parsed == holdings
-    assert custody_totals(parsed) == {"AAPL": Decimal("500.5"), "MSFT": Decimal(0)}
+    assert custody_totals(parsed) == {"AAPL": Decimal("500.5"), "MSFT": Decimal(0), "NVDA": Decimal(-20)}
 
 
 @pytest.mark.parametrize(("line", "message"), [
     ("2026-11-21T01:00:00,BROKER,AAPL,,1", "not in UTC"),
     ("2026-11-21T01:00:00-05:00,BROKER,AAPL,,1", "not in UTC"),
     ("yesterday,BROKER,AAPL,,1", "not an ISO 8601 timestamp"),
-    ("2026-11-21T01:00:00Z,BROKER,AAPL,,-1", "quantity '-1' is not a plain"),
+    ("2026-11-21T01:00:00Z,BROKER,AAPL,,1E+3", "quantity '1E+3' is not a plain decimal"),
+    ("2026-11-21T01:00:00Z,BROKER,AAPL,,+3", "quantity '+3' is not a plain decimal"),
     ("2026-11-21T01:00:00Z,BROKER,AAPL,,1\n2026-11-21T01:00:00Z,BROKER,AAPL,,2", "line 3: BROKER/AAPL repeats line 2"),
 ])
 def test_positions_parser_refuses_malformed_reports(line: str, message: str) -> None:
