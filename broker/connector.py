@@ -67,6 +67,7 @@ class BrokerConnector:
         self.worker = CommandWorker("broker-connector", self._dispatch, on_tick=self._tick)
         self.application = ConnectorApplication(self.worker, gateway.comp_id, venue.comp_id, gateway_credentials,
                                                 on_venue_logon=self._venue_logged_on)
+        self.solver.gateway_ready = lambda: gateway.comp_id in self.application.logged_on
         self.reconciling = True
         self._reconcile_deadline = time.monotonic() + RECONCILE_TIMEOUT_S
         self._next_refresh = 0.0
@@ -115,6 +116,7 @@ class BrokerConnector:
         self.solver.custody.on_tick()
         if time.monotonic() >= self._next_refresh:
             self._next_refresh = time.monotonic() + PARAMETER_REFRESH_S
+            self.solver.report_pending()
             with self._uow_factory() as uow:
                 self.parameters.refresh(uow.session)
 

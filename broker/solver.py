@@ -76,6 +76,7 @@ class BrokerSolver:
     orders: OrderManager | None = None  # set by the connector (it needs the solver's callbacks)
     parameters: ParameterBook | None = None
     trading: object | None = None  # gateway.rules.market_hours.TradingRules: the broker gates itself too
+    gateway_ready: Callable[[], bool] = lambda: True  # is the gateway session logged on?
     quotes: dict[str, _Sent] = field(default_factory=dict)
     rfqs: dict[int, BrokerRfq] = field(default_factory=dict)
     executions: list[ExecutionSummary] = field(default_factory=list)
@@ -170,12 +171,24 @@ class BrokerSolver:
         self._report(ready)
 
     def _report(self, rfq: BrokerRfq) -> None:
-        """SettleQuote: the fill ExecutionReport, with settle price and quantity, then Filled."""
+        """SettleQuote: the fill ExecutionReport, with settle price and quantity, then Filled.
+
+        While the gateway session is down the RFQ waits in ReadyToSettle: a report sent
+        then would be dropped by the session reset at logon. `report_pending` retries."""
+        if not self.gateway_ready():
+            log.info("broker_report_waiting_for_gateway", rfq_id=rfq.rfq_id)
+            return
         self.report_execution(ExecutionToReport(rfq.quote_resp_id, f"rfq-{rfq.rfq_id}-exec", rfq.symbol, rfq.side,
                                                 True, rfq.settle_price, rfq.filled_quantity, None))
         self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         log.info("broker_execution_reported", rfq_id=rfq.rfq_id, filled=str(rfq.filled_quantity),
                  settle_price=str(rfq.settle_price))
+
+    def report_pending(self) -> None:
+        """Report every fill that is ready but not yet reported (after a gateway reconnect)."""
+        for rfq in list(self.rfqs.values()):
+            if rfq.state is BrokerRfqState.READY_TO_SETTLE:
+                self._report(rfq)
 
     def _save(self, rfq: BrokerRfq, events=()) -> None:
         self.store.save_rfq(rfq, list(events))
