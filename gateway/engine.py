@@ -77,7 +77,8 @@ class RfqEngine:
             case CancelRfq():
                 decide = lambda uow: handlers_lifecycle.cancel_rfq(command, self.book, now)  # noqa: E731
             case AcceptQuote():
-                decide = lambda uow: handlers_settlement.accept_quote(command, self.book, uow.ledger, now)  # noqa: E731
+                decide = lambda uow: handlers_settlement.accept_quote(  # noqa: E731
+                    command, self.book, uow.ledger, now, now + self.policy.settlement_timeout)
             case ReportExecution():
                 decide = lambda uow: handlers_settlement.report_execution(  # noqa: E731
                     command, self.book, uow.ledger, now, self._nbbo_of(command))
@@ -97,6 +98,10 @@ class RfqEngine:
         now = self._clock.now()
         for rfq in handlers_expiry.due_for_expiry(self.book, now):
             self._commit(lambda uow, rfq=rfq: handlers_expiry.expire(rfq, self.book, now))
+        timeout = self.policy.settlement_timeout
+        for rfq in handlers_expiry.due_for_settlement_timeout(self.book, now, timeout):
+            self._commit(lambda uow, rfq=rfq: handlers_settlement.settlement_timed_out(
+                rfq, self.book, uow.ledger, now, self.policy.settlement_timeout_s))
         refreshed = handlers_quotes.refresh_presented(self.book, now)
         if not refreshed.is_empty:
             self._commit(lambda uow: refreshed)

@@ -3,7 +3,7 @@ AwaitAccept RFQs live until the acceptance deadline; Immediate RFQs and orders
 end with the submission window (no quote can arrive after it)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from gateway.domain import outbound as out
@@ -19,6 +19,12 @@ EXPIRIES_PER_TICK = 500  # bound the work one tick does; the next tick takes the
 def due_for_expiry(book: RfqBook, now: datetime) -> list[Rfq]:
     due = [rfq for rfq in book.rfqs_in(RfqState.QUOTING) if now >= rfq.quoting_deadline]
     return sorted(due, key=lambda rfq: rfq.quoting_deadline)[:EXPIRIES_PER_TICK]
+
+
+def due_for_settlement_timeout(book: RfqBook, now: datetime, timeout: timedelta) -> list[Rfq]:
+    """Accepted RFQs whose solver has been silent too long (the hold's expiry)."""
+    due = [rfq for rfq in book.rfqs_in(RfqState.ACCEPTED_BINDING) if now >= (rfq.updated_at or now) + timeout]
+    return due[:EXPIRIES_PER_TICK]
 
 
 def expire(rfq: Rfq, book: RfqBook, now: datetime) -> Changeset:

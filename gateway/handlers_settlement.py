@@ -52,7 +52,8 @@ def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
     return Legs(rfq.symbol, quantity, CASH_ASSET, cash)
 
 
-def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime) -> Changeset:
+def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime,
+                 expires_at: datetime | None = None) -> Changeset:
     """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
     quote = book.quote(QuoteId(command.quote_id))
     rfq = book.rfq(quote.rfq_id) if quote is not None else None
@@ -68,14 +69,15 @@ def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime) -> 
         raise DomainRejection(RejectReason.TOO_LATE, "acceptance window closed")
     if not is_eligible(quote, rfq, now):
         raise DomainRejection(RejectReason.WRONG_STATE, f"quote {quote.quote_id} can no longer be accepted")
-    return accept(rfq, quote, command.client_resp_id, book, ledger, now)
+    return accept(rfq, quote, command.client_resp_id, book, ledger, now, expires_at)
 
 
-def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, ledger, now: datetime) -> Changeset:
+def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, ledger, now: datetime,
+           expires_at: datetime | None = None) -> Changeset:
     """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
     price = quote.price_for(rfq.side)
     amounts = legs(rfq, price, rfq.quantity)
-    lock_legs(rfq, quote, amounts, ledger, now)
+    lock_legs(rfq, quote, amounts, ledger, now, expires_at)
     accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id, client_resp_id=client_resp_id)
     changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)])
     changes.events.append(QuoteAccepted(
@@ -92,17 +94,17 @@ def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, le
     return changes
 
 
-def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, ledger, now: datetime) -> None:
+def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, ledger, now: datetime, expires_at: datetime | None) -> None:
     requester_hold, solver_hold = holds_for(rfq.rfq_id)
     try:
         ledger.lock(requester_hold, rfq.requester_account, amounts.requester_asset, amounts.requester_amount,
-                    idempotency_key=f"lock:{requester_hold}", rfq_id=rfq.rfq_id)
+                    idempotency_key=f"lock:{requester_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
     except InsufficientFunds:
         raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
                               f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}") from None
     try:
         ledger.lock(solver_hold, quote.solver_account, amounts.solver_asset, amounts.solver_amount,
-                    idempotency_key=f"lock:{solver_hold}", rfq_id=rfq.rfq_id)
+                    idempotency_key=f"lock:{solver_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
     except InsufficientFunds:
         raise DomainRejection(RejectReason.OTHER, "solver cannot deliver: its balance is insufficient") from None
 
@@ -215,13 +217,27 @@ def _cash_released(rfq: Rfq, quoted: Decimal, settled: Legs) -> Decimal:
     return locked.solver_amount - settled.solver_amount
 
 
-def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution, ledger, now: datetime) -> Changeset:
+def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution | None, ledger, now: datetime,
+                     text: str | None = None) -> Changeset:
+    """The solver could not execute (or never said it did): void both holds, end the RFQ."""
     for hold_id in holds_for(rfq.rfq_id):
         ledger.void(hold_id, idempotency_key=f"void:{hold_id}")
     failed = rfq.apply(Trigger.EXECUTION_FAILED, now)
-    text = command.text or "solver could not execute"
+    text = text or (command.text if command else None) or "solver could not execute"
     changes = Changeset(rfqs=[failed])
     changes.events.append(RfqExecutionFailed(rfq_id=rfq.rfq_id, occurred_at=now, text=text))
     changes.outbound.append(requester_report(failed, out.ReportKind.REJECTED, f"{rfq.rfq_id}-rej", quote,
                                              text=f"{text}; locked funds released"))
+    return changes
+
+
+def settlement_timed_out(rfq: Rfq, book: RfqBook, ledger, now: datetime, timeout_s: float) -> Changeset:
+    """No execution report within the timeout: the holds expire (voided), both sides are told."""
+    quote = book.quote(rfq.accepted_quote_id)
+    assert quote is not None, "an accepted RFQ keeps its winning quote"
+    changes = execution_failed(rfq, quote, None, ledger, now,
+                               text=f"no execution report from the solver within {timeout_s:g} s")
+    changes.outbound.append(out.QuoteStatus(
+        to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id, symbol=rfq.symbol,
+        status=out.QuoteAck.EXPIRED, text="acceptance expired: no execution report in time; holds voided"))
     return changes

@@ -24,6 +24,7 @@ class GatewaySection(BaseModel):
     port: int = 9876
     comp_id: str = "RFQGW"
     require_logon_password: bool = True  # Logon must carry Username (553) and Password (554)
+    settlement_timeout_s: float = 300.0  # an accepted RFQ with no execution report by then is failed, holds voided
     submission_window_s: float = 60.0
     acceptance_window_s: float = 120.0
 
@@ -169,4 +170,5 @@ class Settings(BaseSettings):
             },
             submission_window_s=self.gateway.submission_window_s,
             acceptance_window_s=self.gateway.acceptance_window_s,
+            settlement_timeout_s=self.gateway.settlement_timeout_s,
         )

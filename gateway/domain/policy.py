@@ -63,6 +63,8 @@ class GatewayPolicy:
     instruments: Mapping[str, InstrumentTerms] = field(default_factory=dict)
     trading: TradingGate | None = None
     compliance: ComplianceGate | None = None
+    # An accepted RFQ whose solver reports no execution within this long is failed and its holds voided.
+    settlement_timeout_s: float = 300.0
     # Buys without a limit are checked against reference ask x (1 + this) for buying power.
     buying_power_buffer: Decimal = Decimal("0.05")
     reference_ask: Callable[[str], Decimal | None] = lambda symbol: None
@@ -84,6 +86,10 @@ class GatewayPolicy:
         seconds = self.terms(symbol).acceptance_window_s
         acceptance = self.acceptance_window_s if seconds is None else seconds
         return self.submission_window(symbol) + timedelta(seconds=acceptance)
+
+    @property
+    def settlement_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settlement_timeout_s)
 
     def is_on_tick(self, symbol: str, price: Decimal) -> bool:
         tick = self.terms(symbol).tick

@@ -241,3 +241,23 @@ def test_order_cancel_status_and_duplicate(harness):
     harness.engine.handle(QueryOrder(SessionName("REQ1"), "nope", "AAPL", Side.BUY))
     [unknown] = harness.take(out.RequesterReport, to="REQ1")
     assert unknown.text == "unknown order"
+
+
+def test_an_accepted_rfq_without_an_execution_report_times_out_and_releases_the_holds(harness):
+    harness.quoted_rfq()
+    harness.engine.handle(stubs.accept_quote())
+    assert harness.balance("REQ1", "USDC").locked == D("2280.00")
+    harness.clock.advance(299)
+    harness.engine.tick()
+    assert harness.engine.book.rfq(1).state is RfqState.ACCEPTED_BINDING
+    harness.clock.advance(1)
+    harness.engine.tick()
+    assert harness.engine.book.rfq(1).state is RfqState.REJECTED
+    rejected = harness.take(out.RequesterReport, to="REQ1")[-1]
+    assert rejected.kind is out.ReportKind.REJECTED and "within 300 s" in rejected.text
+    assert [s.status for s in harness.take(out.QuoteStatus, to="SOLVER1")][-1] is out.QuoteAck.EXPIRED
+    assert harness.balance("REQ1", "USDC") == type(harness.balance("REQ1", "USDC"))(D("100000.00"), D(0))
+    harness.engine.handle(stubs.report_fill())  # too late
+    [late] = harness.take(out.BusinessReject)
+    assert "Rejected" in late.text
+    assert harness.invariants() == []
