@@ -32,8 +32,8 @@ REJECT_REASON_CODES = {
     RejectReason.TOO_LATE: 4,
     RejectReason.INVALID_PRICE: 5,
     RejectReason.NOT_AUTHORIZED: 6,
-    RejectReason.INSUFFICIENT_FUNDS: 11,
 }
+# FIX 4.4 has no "insufficient credit" (11 arrived in FIX 5.0): buying power and duplicates are 99 + Text.
 OTHER_REASON_CODE = 99
 
 # QuoteStatus (297)
