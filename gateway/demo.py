@@ -191,6 +191,7 @@ def run_demo(base: Settings, out) -> int:
         with stack.uow() as uow:
             problems = uow.ledger.check_invariants()
         print(f"\nLedger invariants: {'OK' if not problems else problems}", file=out)
+        post_trade(stack, out)
         print(f"Data (SQLite, QuickFIX logs): {stack.data_dir}", file=out)
         return 0 if not problems else 1
     finally:
@@ -199,6 +200,28 @@ def run_demo(base: Settings, out) -> int:
         for client in clients:
             client.stop()
         stack.stop()
+
+
+def post_trade(stack: Stack, out) -> None:
+    """The operator's side: the venue's T+1 statement reconciled against our fills, and execution quality."""
+    import argparse
+
+    from gateway.recon_cli import run_reconcile, run_report
+    from gateway.rules.market_hours import EXCHANGE_TZ as NEW_YORK
+
+    trade_date = stack.clock.now().astimezone(NEW_YORK).date()
+    statement = stack.venue.statement(trade_date, stack.settings.broker.comp_id,
+                                      stack.data_dir / f"statement-{trade_date}.csv")
+    positions = stack.venue.positions(stack.data_dir / "positions.csv")
+    print(f"\nT+1 reconciliation of {trade_date} against the venue's statement ({statement.name}):", file=out)
+    run_reconcile(argparse.Namespace(trade_date=trade_date, statement=str(statement), positions=None,
+                                     price_tolerance=Decimal("0.0001")), stack.settings, stdout=out)
+    html = stack.data_dir / "execution-quality.html"
+    print(f"\nExecution quality ({html.name} has the chart):", file=out)
+    run_report(argparse.Namespace(report_command="execution", date_from=trade_date, date_to=trade_date,
+                                  html=str(html)), stack.settings, stdout=out)
+    print(f"\nReserves: shares at custody are in {positions.name}; `rfq-gateway reconcile --positions` compares "
+          "them with the ledger.", file=out)
 
 
 def _wait_broker_logged_on(stack: Stack, timeout_s: float = 10.0) -> None:
