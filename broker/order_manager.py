@@ -76,6 +76,10 @@ class OrderManager:
         return order
 
     def on_report(self, report: VenueExecution) -> None:
+        with structlog.contextvars.bound_contextvars(cl_ord_id=report.cl_ord_id):
+            self._on_report(report)
+
+    def _on_report(self, report: VenueExecution) -> None:
         order = self.orders.get(report.cl_ord_id)
         if order is None:
             log.warning("venue_report_for_unknown_order", cl_ord_id=report.cl_ord_id)

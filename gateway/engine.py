@@ -55,7 +55,8 @@ class RfqEngine:
 
     def handle(self, command: object) -> None:
         session = getattr(command, "requester", None) or getattr(command, "solver", None)
-        with structlog.contextvars.bound_contextvars(session=session):
+        rfq_id = handlers_intake.parse_solver_query_id(getattr(command, "quote_req_id", "") or "")
+        with structlog.contextvars.bound_contextvars(session=session, rfq_id=rfq_id):
             self._dispatch(command)
 
     def _dispatch(self, command: object) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 import structlog
 from sqlalchemy import select
@@ -40,7 +41,7 @@ from settlement.models import Hold, JournalEntry, JournalLine, LedgerAccount
 from settlement.postings import Posting, assert_balanced, require_amount, require_text
 from settlement.types import EXACT_CONTEXT
 
-__all__ = ["EXTERNAL_OWNER", "Balance", "HoldView", "Ledger", "utc_now"]
+__all__ = ["EXTERNAL_OWNER", "Balance", "HoldView", "Ledger", "RecordedEntry", "RecordedLine", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,20 @@ RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
 
 Clock = Callable[[], datetime]
+
+
+class RecordedLine(NamedTuple):
+    owner: str
+    asset: str
+    bucket: str
+    amount: Decimal
+
+
+class RecordedEntry(NamedTuple):
+    entry_id: int
+    kind: str
+    description: str
+    lines: tuple[RecordedLine, ...]
 
 
 def utc_now() -> datetime:
@@ -88,6 +103,30 @@ class Ledger:
 
     def check_invariants(self) -> list[str]:
         return audit_ledger(self._session)
+
+    def recorded_entry(self, idempotency_key: str) -> RecordedEntry | None:
+        """The entry written under `idempotency_key`, so commands composed of several entries can replay."""
+        entry = self._find_entry(idempotency_key)
+        if entry is None:
+            return None
+        rows = self._session.execute(
+            select(LedgerAccount.owner, LedgerAccount.asset, JournalLine.bucket, JournalLine.amount)
+            .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
+            .where(JournalLine.entry_id == entry.id)
+            .order_by(JournalLine.id)
+        )
+        lines = tuple(RecordedLine(row.owner, row.asset, row.bucket, row.amount) for row in rows)
+        return RecordedEntry(entry.id, entry.kind, entry.description, lines)
+
+    def lock_balances(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+        """Row-lock (owner, asset) accounts (created if missing) until the transaction ends.
+
+        For a read-check-write spanning several commands: balances read here cannot change before
+        the commands that follow run. Locks in ascending id order, like every other command.
+        """
+        account_ids = [self.account(owner, asset).id for owner, asset in pairs]
+        locked = self._lock_accounts(account_ids).values()
+        return {(account.owner, account.asset): Balance(account.available, account.locked) for account in locked}
 
     # ---------------------------------------------------------------- commands
 
