@@ -120,13 +120,25 @@ class MatchingEngine:
             return events
 
     def on_market_update(self) -> list[VenueEvent]:
-        """Fill resting orders that became marketable, in time priority."""
+        """End Day orders of a past trading date, then fill resting orders that became marketable."""
         with self._lock:
-            events: list[VenueEvent] = []
+            events: list[VenueEvent] = self._end_day_orders(self._clock())
             for order in self._orders.values():
                 if order.armed and not order.is_done:
                     events += self._try_fill(order)
             return events
+
+    def _end_day_orders(self, now: datetime) -> list[VenueEvent]:
+        """A Day order lives until the end of its New York trading date."""
+        today = trade_date_of(now)
+        events: list[VenueEvent] = []
+        for (owner, _), order in self._orders.items():
+            if order.is_done or order.time_in_force != "day" or trade_date_of(order.created_at) >= today:
+                continue
+            order.apply(Trigger.CANCEL)
+            events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None,
+                                        "day order expired at the end of its trading day", now))
+        return events
 
     def cancel(self, orig_cl_ord_id: str, cl_ord_id: str, *, owner: str = "") -> list[VenueEvent]:
         with self._lock:

@@ -183,7 +183,7 @@ def plan_step_amounts(
         if unsettled_equity < 0:
             owed = -unsettled_equity
             drained = min(owed, _whole_cents_of(balances.account_usdc))
-            headroom = _whole_cents_of(max(zero, borrow_limit))
+            headroom = _whole_cents_of(max(zero, borrow_limit - balances.outstanding_borrow))
             pool = min(_whole_cents_of(balances.lending_pool_usdc), _whole_cents_of(balances.lending_pool_capacity))
             borrowed = min(owed - drained, headroom, pool)
             amounts = StepAmounts(drained_usdc=drained, borrowed_usdc=borrowed, drawn_usdc=zero)

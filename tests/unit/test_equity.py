@@ -265,7 +265,8 @@ def test_invalid_inputs_are_refused_before_writing(uow_factory: UowFactory) -> N
         assert _row_counts(uow) == before
         longest_key = "k" * MAX_IDEMPOTENCY_KEY_LENGTH
         settled = settle_equity(ledger, "alice", Decimal("-1"), Decimal("10"), longest_key)
-        assert settled.steps == (SettlementStep(DRAIN, "alice", EXCHANGE_OWNER, USDC, Decimal("1"), settled.steps[0].entry_id),)
+        entry_id = settled.steps[0].entry_id
+        assert settled.steps == (SettlementStep(DRAIN, "alice", EXCHANGE_OWNER, USDC, Decimal("1"), entry_id),)
         assert ledger.check_invariants() == []
 
 

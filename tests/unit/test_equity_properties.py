@@ -73,7 +73,8 @@ class Model:
             owed = -call.equity
             drained = min(owed, _floor_cents(self.get(call.account)))
             headroom = _floor_cents(call.limit - self.borrow.get(call.account, ZERO))
-            pool = min(_floor_cents(self.get(LENDING_POOL_OWNER)), _floor_cents(self.borrow.get(LENDING_POOL_OWNER, ZERO)))
+            pool_capacity = self.borrow.get(LENDING_POOL_OWNER, ZERO)
+            pool = min(_floor_cents(self.get(LENDING_POOL_OWNER)), _floor_cents(pool_capacity))
             return drained, min(owed - drained, headroom, pool), ZERO
         if call.equity > 0:
             return ZERO, ZERO, min(call.equity, _floor_cents(self.get(LIQUIDITY_FUND_OWNER)))

@@ -224,3 +224,20 @@ def test_without_improvement_probability_every_fill_is_at_the_touch():
         nbbo = market.nbbo("AAPL", NOW)
         (fill,) = fills(engine.submit(f"c{number}", "AAPL", "buy", D(100), nbbo.ask, "ioc"))
         assert fill.last_px == nbbo.ask == fill.nbbo_offer
+
+
+def test_a_resting_day_order_expires_when_its_new_york_trading_day_ends():
+    from datetime import timedelta
+
+    from rfq_runtime.clock import FakeClock
+
+    clock = FakeClock(NOW)
+    market = reference_venue()
+    engine = MatchingEngine(market, clock.now, random.Random(5), D(0), id_prefix="T")
+    engine.submit("day-1", "AAPL", "buy", D(100), D("227.00"), "day")  # below the offer: rests
+    clock.advance(60)
+    assert engine.on_market_update() == []  # same trading day: still resting
+    clock.advance(timedelta(days=1).total_seconds())
+    (canceled,) = engine.on_market_update()
+    assert isinstance(canceled, OrderCanceled) and "end of its trading day" in canceled.reason
+    assert engine.status("day-1").state is OrderState.CANCELED
