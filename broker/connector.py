@@ -61,7 +61,8 @@ class BrokerConnector:
         self.solver = BrokerSolver(config=config, prices=prices, clock=clock, send_quote=sender.quote,
                                    report_execution=sender.execution, store=self.store, custody=None,
                                    parameters=self.parameters, trading=trading)
-        self.solver.custody = SimulatedCustody(clock, withdraw_delay_s, self.solver.on_withdrawal_confirmed)
+        self.solver.custody = SimulatedCustody(clock, withdraw_delay_s, self.solver.on_withdrawal_confirmed,
+                                               tokens=self.store)
         self.solver.orders = OrderManager(clock, timers, sender.order, sender.status_query, sender.cancel,
                                           self.store, self.solver.on_order_done)
         self.worker = CommandWorker("broker-connector", self._dispatch, on_tick=self._tick)

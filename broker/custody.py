@@ -42,27 +42,39 @@ class TokenWithdrawn(DomainEvent):
 
 
 class SimulatedCustody:
-    def __init__(self, clock: Clock, withdraw_delay_s: float, on_withdrawn: Callable[[int], None]) -> None:
+    """`tokens`: where minted and withdrawn tokens are booked (the ledger, via the connector's store)."""
+
+    def __init__(self, clock: Clock, withdraw_delay_s: float, on_withdrawn: Callable[[int], None],
+                 tokens=None) -> None:
         assert withdraw_delay_s >= 0
         self._clock = clock
         self._delay = timedelta(seconds=withdraw_delay_s)
         self._on_withdrawn = on_withdrawn
-        self._pending: dict[int, datetime] = {}
+        self._tokens = tokens
+        self._pending: dict[int, WithdrawToken] = {}
+        self._due: dict[int, datetime] = {}
         self.minted: list[MintStockTokens] = []
 
     def mint(self, command: MintStockTokens) -> None:
+        if self._tokens is not None:
+            self._tokens.mint_tokens(command.account, command.symbol, command.quantity, command.rfq_id)
         self.minted.append(command)
 
     def withdraw(self, command: WithdrawToken) -> None:
         assert command.rfq_id is not None
         assert len(self._pending) < MAX_PENDING_WITHDRAWALS, "custody withdrawal queue is full"
-        self._pending.setdefault(command.rfq_id, self._clock.now() + self._delay)  # a repeat changes nothing
+        if command.rfq_id not in self._pending:  # a repeat changes nothing
+            self._pending[command.rfq_id] = command
+            self._due[command.rfq_id] = self._clock.now() + self._delay
 
     def on_tick(self) -> None:
         now = self._clock.now()
-        for rfq_id, due in sorted(self._pending.items(), key=lambda item: item[1]):
+        for rfq_id, due in sorted(self._due.items(), key=lambda item: item[1]):
             if due <= now:
-                del self._pending[rfq_id]
+                command = self._pending.pop(rfq_id)
+                del self._due[rfq_id]
+                if self._tokens is not None:
+                    self._tokens.burn_tokens(command.account, command.symbol, command.quantity, rfq_id)
                 self._on_withdrawn(rfq_id)
 
     def pending(self) -> set[int]:

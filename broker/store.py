@@ -46,6 +46,20 @@ class BrokerStore:
                 uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
             uow.commit()
 
+    # -- custody's ledger side: tokens exist exactly while shares sit at custody ---------------
+    def mint_tokens(self, account: str, symbol: str, quantity: Decimal, rfq_id: int) -> None:
+        """Shares bought at the venue arrived at custody: the same number of tokens come into being."""
+        with self._uow_factory() as uow:
+            uow.ledger.deposit(account, symbol, quantity, idempotency_key=f"mint:rfq-{rfq_id}")
+            uow.commit()
+
+    def burn_tokens(self, account: str, symbol: str, quantity: Decimal, rfq_id: int) -> None:
+        """Shares sold at the venue left custody: their tokens are withdrawn from the bridge account."""
+        with self._uow_factory() as uow:
+            uow.ledger.transfer(account, "external", symbol, quantity, idempotency_key=f"burn:rfq-{rfq_id}",
+                                description=f"withdraw {symbol} tokens for rfq {rfq_id}")
+            uow.commit()
+
     # -- reads (after a restart) -------------------------------------------------------------
     def open_rfqs(self) -> list[BrokerRfq]:
         with self._uow_factory() as uow:

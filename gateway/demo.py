@@ -213,15 +213,14 @@ def post_trade(stack: Stack, out) -> None:
     statement = stack.venue.statement(trade_date, stack.settings.broker.comp_id,
                                       stack.data_dir / f"statement-{trade_date}.csv")
     positions = stack.venue.positions(stack.data_dir / "positions.csv")
-    print(f"\nT+1 reconciliation of {trade_date} against the venue's statement ({statement.name}):", file=out)
-    run_reconcile(argparse.Namespace(trade_date=trade_date, statement=str(statement), positions=None,
+    print(f"\nT+1 reconciliation of {trade_date} against the venue's statement ({statement.name}) and the "
+          f"custody position report ({positions.name}):", file=out)
+    run_reconcile(argparse.Namespace(trade_date=trade_date, statement=str(statement), positions=str(positions),
                                      price_tolerance=Decimal("0.0001")), stack.settings, stdout=out)
     html = stack.data_dir / "execution-quality.html"
     print(f"\nExecution quality ({html.name} has the chart):", file=out)
     run_report(argparse.Namespace(report_command="execution", date_from=trade_date, date_to=trade_date,
                                   html=str(html)), stack.settings, stdout=out)
-    print(f"\nReserves: shares at custody are in {positions.name}; `rfq-gateway reconcile --positions` compares "
-          "them with the ledger.", file=out)
 
 
 def _wait_broker_logged_on(stack: Stack, timeout_s: float = 10.0) -> None:
