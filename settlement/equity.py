@@ -33,7 +33,8 @@ from settlement.postings import require_text
 from settlement.types import EXACT_CONTEXT, canonical_decimal, canonical_decimal_text, storable_decimal_problem
 
 __all__ = [
-    "EXCHANGE_OWNER", "LENDING_POOL_OWNER", "LIQUIDITY_FUND_OWNER", "USDC", "USDC_BORROW",
+    "BORROW", "BORROW_LIABILITY", "DRAIN", "DRAW", "EXCHANGE_OWNER", "LENDING_POOL_OWNER", "LIQUIDITY_FUND_OWNER",
+    "MAX_IDEMPOTENCY_KEY_LENGTH", "PAY_BORROWED", "USDC", "USDC_BORROW",
     "EquitySettlement", "SettlementBalances", "SettlementStep", "StepAmounts",
     "fund_lending_pool", "outstanding_borrow", "plan_step_amounts", "settle_equity",
 ]

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
-from typing import NamedTuple
 
 import structlog
 from sqlalchemy import select
@@ -36,6 +35,8 @@ from settlement.ledger_views import (
     VOIDED,
     Balance,
     HoldView,
+    RecordedEntry,
+    RecordedLine,
 )
 from settlement.models import Hold, JournalEntry, JournalLine, LedgerAccount
 from settlement.postings import Posting, assert_balanced, require_amount, require_text
@@ -49,20 +50,6 @@ RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
 
 Clock = Callable[[], datetime]
-
-
-class RecordedLine(NamedTuple):
-    owner: str
-    asset: str
-    bucket: str
-    amount: Decimal
-
-
-class RecordedEntry(NamedTuple):
-    entry_id: int
-    kind: str
-    description: str
-    lines: tuple[RecordedLine, ...]
 
 
 def utc_now() -> datetime:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 # The counterpart of every deposit: its available balance is the only one allowed below zero,
 # which keeps every asset summing to zero over all accounts.
@@ -33,3 +34,19 @@ class HoldView:
     status: str
     posted_amount: Decimal | None
     released_amount: Decimal | None
+
+
+class RecordedLine(NamedTuple):
+    """One line of a journal entry as written (for reading back a command's effect)."""
+
+    owner: str
+    asset: str
+    bucket: str
+    amount: Decimal
+
+
+class RecordedEntry(NamedTuple):
+    entry_id: int
+    kind: str
+    description: str
+    lines: tuple[RecordedLine, ...]

@@ -226,7 +226,7 @@ def test_random_settlement_sequences_keep_the_ledger_consistent(
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=40,
+            max_examples=30,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

@@ -111,19 +111,21 @@ def test_without_a_calendar_the_venue_always_trades():
     assert len(fills(engine.submit("c1", "AAPL", "buy", D(100), D("227.50")))) == 1
 
 
-def test_resting_order_waits_through_the_weekend_and_fills_when_the_overnight_session_opens():
+def test_resting_day_order_fills_later_the_same_trading_day_but_not_across_it():
     market = reference_venue()
-    clock = SettableClock(et(2026, 11, 20, 19, 59))  # Friday post-market
+    clock = SettableClock(et(2026, 11, 20, 19, 0))  # Friday post-market
     engine = gated_engine(clock, market)
     assert [type(e) for e in engine.submit("r1", "AAPL", "buy", D(100), D("227.42"))] == [OrderAccepted]
-    clock.at = et(2026, 11, 21, 12, 0)  # Saturday: the offer drops through the limit
+    assert [type(e) for e in engine.submit("r2", "AAPL", "buy", D(100), D("227.40"))] == [OrderAccepted]
+    clock.at = et(2026, 11, 20, 19, 30)  # the offer drops through r1's limit the same evening
     market.requote("AAPL", [ExchangeQuote(q.venue, q.bid - D("0.03"), q.bid_size, q.ask - D("0.03"), q.ask_size)
                             for q in REFERENCE_QUOTES])
-    assert engine.on_market_update() == []
-    assert engine.status("r1").state is OrderState.NEW
-    clock.at = et(2026, 11, 22, 20, 0)  # Sunday 20:00: the week's overnight session opens
     (fill,) = fills(engine.on_market_update())
-    assert (fill.last_px, fill.trade_date) == (D("227.41"), date(2026, 11, 22))
+    assert (fill.cl_ord_id, fill.last_px, fill.trade_date) == ("r1", D("227.41"), date(2026, 11, 20))
+    clock.at = et(2026, 11, 22, 20, 0)  # Sunday's overnight session: r2's trading day is long over
+    (canceled,) = engine.on_market_update()
+    assert isinstance(canceled, OrderCanceled) and canceled.order.cl_ord_id == "r2"
+    assert "end of its trading day" in canceled.reason
 
 
 def test_ioc_whose_latency_runs_past_the_close_is_canceled_saying_why():
