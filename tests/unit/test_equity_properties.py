@@ -10,12 +10,11 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
-from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+from settlement.db import create_db_engine, session_factory
 from settlement.equity import (
     EXCHANGE_OWNER,
     LENDING_POOL_OWNER,
@@ -31,6 +30,7 @@ from settlement.errors import IdempotencyConflict
 from settlement.ledger import EXTERNAL_OWNER
 from settlement.models import JournalEntry
 from settlement.uow import SqlUnitOfWork
+from tests.state_machines import migrated_template, run_machine
 
 ACCOUNTS = ("alice", "bob")
 CENT = Decimal("0.01")
@@ -211,26 +211,10 @@ class EquityMachine(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    template_dir = tmp_path_factory.mktemp("equity-template")
-    upgrade_to_head(default_sqlite_url(template_dir))
-    return template_dir / "rfq.sqlite3"
+    return migrated_template(tmp_path_factory, "equity-template")
 
 
 def test_random_settlement_sequences_keep_the_ledger_consistent(
     template_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    class Machine(EquityMachine):
-        template_path = template_db
-        work_dir = tmp_path_factory.mktemp("equity-examples")
-
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=30,
-            stateful_step_count=15,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            # The explain phase re-runs failures under coverage tracing: minutes per failure here.
-            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-        ),
-    )
+    run_machine(EquityMachine, template_db, tmp_path_factory.mktemp("equity-examples"), max_examples=30, steps=15)

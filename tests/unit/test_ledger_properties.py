@@ -10,14 +10,14 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+from settlement.db import create_db_engine, session_factory
 from settlement.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, LedgerError
 from settlement.ledger import EXTERNAL_OWNER, HoldView, Ledger
 from settlement.uow import SqlUnitOfWork
+from tests.state_machines import migrated_template, run_machine
 
 ASSET = "USD"
 OWNERS = ("alice", "bob")
@@ -217,26 +217,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    template_dir = tmp_path_factory.mktemp("ledger-template")
-    upgrade_to_head(default_sqlite_url(template_dir))
-    return template_dir / "rfq.sqlite3"
+    return migrated_template(tmp_path_factory, "ledger-template")
 
 
 def test_random_hold_sequences_keep_the_ledger_consistent(
     template_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    class Machine(LedgerMachine):
-        template_path = template_db
-        work_dir = tmp_path_factory.mktemp("ledger-examples")
-
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=50,
-            stateful_step_count=20,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            # The explain phase re-runs failures under coverage tracing: minutes per failure here.
-            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-        ),
-    )
+    run_machine(LedgerMachine, template_db, tmp_path_factory.mktemp("ledger-examples"), max_examples=50, steps=20)
