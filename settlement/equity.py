@@ -22,6 +22,7 @@ is evaluated afresh against the balances of that moment (there is no table to re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation, Overflow, localcontext
 
 import structlog
@@ -29,6 +30,7 @@ import structlog
 from settlement.errors import IdempotencyConflict, InvalidAccount, InvalidAmount
 from settlement.ledger import EXTERNAL_OWNER, Ledger, RecordedEntry
 from settlement.ledger_views import AVAILABLE
+from settlement.models_equity import EquitySettlementRecord
 from settlement.postings import require_text
 from settlement.types import EXACT_CONTEXT, canonical_decimal, canonical_decimal_text, storable_decimal_problem
 
@@ -142,12 +144,15 @@ def settle_equity(
     if replayed is None:
         balances = _lock_balances(ledger, call)
         replayed = _replay(ledger, call)
+    if replayed is None:
+        replayed = _replay_recorded_call(ledger, call)
     if replayed is not None:
         log.info("equity_settlement_replay", account=account, idempotency_key=idempotency_key)
         return replayed
     amounts = plan_step_amounts(unsettled_equity, borrow_limit, balances)
     steps = tuple(_write_step(ledger, call, name, amount) for name, amount in _step_plan(amounts))
     settlement = _settlement(call, amounts, steps)
+    _record_call(ledger, call, amounts)
     log.info(
         "equity_settled", account=account, idempotency_key=idempotency_key, unsettled_equity=str(unsettled_equity),
         drained_usdc=str(settlement.drained_usdc), borrowed_usdc=str(settlement.borrowed_usdc),
@@ -323,6 +328,26 @@ def _replay(ledger: Ledger, call: _Call) -> EquitySettlement | None:
         drawn_usdc=amount_by_step.get(DRAW, Decimal(0)),
     )
     return _settlement(call, amounts, steps)
+
+
+def _record_call(ledger: Ledger, call: _Call, amounts: StepAmounts) -> None:
+    ledger.session.add(EquitySettlementRecord(
+        idempotency_key=call.idempotency_key, account=call.account, unsettled_equity=call.unsettled_equity,
+        borrow_limit=call.borrow_limit, drained_usdc=amounts.drained_usdc, borrowed_usdc=amounts.borrowed_usdc,
+        drawn_usdc=amounts.drawn_usdc, created_at=datetime.now(timezone.utc)))
+    ledger.session.flush()
+
+
+def _replay_recorded_call(ledger: Ledger, call: _Call) -> EquitySettlement | None:
+    """A call that moved nothing has no journal entry; its record still answers a retry."""
+    row = ledger.session.get(EquitySettlementRecord, call.idempotency_key)
+    if row is None:
+        return None
+    if (row.account, row.unsettled_equity, row.borrow_limit) != (call.account, call.unsettled_equity,
+                                                                    call.borrow_limit):
+        raise IdempotencyConflict(f"idempotency key {call.idempotency_key!r} was used for another settlement")
+    amounts = StepAmounts(drained_usdc=row.drained_usdc, borrowed_usdc=row.borrowed_usdc, drawn_usdc=row.drawn_usdc)
+    return _settlement(call, amounts, ())
 
 
 def _recorded_step(call: _Call, step: str, entry: RecordedEntry) -> SettlementStep:

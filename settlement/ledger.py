@@ -63,6 +63,11 @@ class Ledger:
 
     # ----------------------------------------------------------------- queries
 
+    @property
+    def session(self) -> Session:
+        """The transaction the ledger writes in (for records kept beside the journal)."""
+        return self._session
+
     def account(self, owner: str, asset: str) -> LedgerAccount:
         """Get or create the (owner, asset) account; safe against a concurrent creator."""
         require_text("owner", owner, 64)

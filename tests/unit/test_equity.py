@@ -220,14 +220,14 @@ def test_retry_inside_the_same_transaction_and_key_reused_by_another_command(uow
     _assert_healthy(uow_factory)
 
 
-def test_settlement_that_moved_nothing_is_evaluated_afresh_on_retry(uow_factory: UowFactory) -> None:
-    """Documented limitation: no entry is written, so nothing records the first call."""
+def test_a_retried_settlement_that_moved_nothing_returns_the_first_result(uow_factory: UowFactory) -> None:
     first = _settle(uow_factory, "alice", "-50", "0", "settle-1")
     assert (first.shortfall_usdc, first.steps) == (Decimal("50"), ())
-    _deposit(uow_factory, "alice", "80", "fund-alice")
+    _deposit(uow_factory, "alice", "80", "fund-alice")  # money arriving later must not change the answer
     retried = _settle(uow_factory, "alice", "-50", "0", "settle-1")
-    assert (retried.drained_usdc, retried.shortfall_usdc) == (Decimal("50"), ZERO)
-    assert _settle(uow_factory, "alice", "-50", "0", "settle-1") == retried
+    assert retried == first
+    with pytest.raises(IdempotencyConflict):
+        _settle(uow_factory, "alice", "-60", "0", "settle-1")
 
 
 def test_invalid_inputs_are_refused_before_writing(uow_factory: UowFactory) -> None:
