@@ -14,7 +14,7 @@ import structlog
 
 from broker.custody import SimulatedCustody
 from broker.fix_app import ConnectorApplication, ConnectorSender
-from broker.messages import MassStatusQuery, QuoteWon, RfqOffered, VenueExecution
+from broker.messages import MassStatusQuery, QuoteWon, RfqOffered, VenueExecution, VenueSessionDone
 from broker.order_manager import OrderManager, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver, PriceSource
@@ -35,11 +35,6 @@ class Endpoint:
     host: str
     port: int
     comp_id: str
-
-
-@dataclass(frozen=True)
-class VenueSessionDone:
-    """The venue answered the mass status request (or has no orders for us)."""
 
 
 # Sequence numbers with the venue survive restarts, so QuickFIX replays the reports

@@ -10,7 +10,15 @@ import quickfix as fix
 import structlog
 
 from broker import fix_codec
-from broker.messages import CancelOrder, ExecutionToReport, MassStatusQuery, OrderToSend, QuoteToSend, StatusQuery
+from broker.messages import (
+    CancelOrder,
+    ExecutionToReport,
+    MassStatusQuery,
+    OrderToSend,
+    QuoteToSend,
+    StatusQuery,
+    VenueSessionDone,
+)
 from fixio.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
 from fixio.errors import FixDecodeError
 from fixio.settings_builder import session_id
@@ -63,17 +71,11 @@ class ConnectorApplication(GuardedApplication):
         if origin == self._venue and kind == "8":
             return fix_codec.decode_venue_report(message)
         if origin == self._venue and kind == "j" and message.isSetField(372) and message.getField(372) == "AF":
-            return _venue_session_done()  # the venue has no orders of ours to report
+            return VenueSessionDone()  # the venue has no orders of ours to report
         if kind in ("AI", "j", "9"):
             log.info("broker_status_message", origin=origin, msg_type=kind, text=_text(message))
             return None
         raise fix.UnsupportedMessageType()
-
-
-def _venue_session_done():
-    from broker.connector import VenueSessionDone
-
-    return VenueSessionDone()
 
 
 def _text(message: fix.Message) -> str | None:

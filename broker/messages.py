@@ -53,6 +53,11 @@ class VenueExecution:
 
 
 @dataclass(frozen=True)
+class VenueSessionDone:
+    """The venue answered the mass status request with no orders of ours."""
+
+
+@dataclass(frozen=True)
 class StatusQuery:
     """OrderStatusRequest (35=H) for one order."""
 

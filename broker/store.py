@@ -121,7 +121,3 @@ def _fill_row(order: VenueOrder, fill: VenueExecution) -> rows.VenueFill:
         symbol=order.order.symbol, side=order.order.side.value, quantity=fill.last_quantity,
         price=fill.last_price, nbbo_bid=fill.nbbo_bid, nbbo_offer=fill.nbbo_offer, executed_at=executed_at,
         trade_date=executed_at.astimezone(EXCHANGE_TZ).date())
-
-
-def _positive(value: Decimal) -> bool:
-    return value > 0

@@ -82,7 +82,6 @@ class FixClient:
         self.session = session_id(comp_id, target_comp_id)
         self.logged_on = threading.Event()
         self._received: list[Received] = []
-        self._cursor = 0
         self._condition = threading.Condition()
         spec = EngineSpec(name=f"client-{comp_id}", connection_type="initiator", host=host, port=port,
                           sessions=(SessionSpec(comp_id, target_comp_id),), data_dir=data_dir,
@@ -104,7 +103,6 @@ class FixClient:
             if len(self._received) > RECEIVED_LIMIT:
                 dropped = len(self._received) - RECEIVED_LIMIT
                 del self._received[:dropped]
-                self._cursor = max(0, self._cursor - dropped)
             self._condition.notify_all()
 
     def received(self) -> list[Received]:
@@ -116,7 +114,7 @@ class FixClient:
         deadline = time.monotonic() + timeout_s
         with self._condition:
             while True:
-                for index in range(self._cursor, len(self._received)):
+                for index in range(len(self._received)):
                     message = self._received[index]
                     if predicate(message):
                         self._received.pop(index)

@@ -61,10 +61,9 @@ def apply_operator_command(command: ApplyOperatorCommand, policy: GatewayPolicy,
     if party is None or not party.role.can_quote():
         return Changeset(), f"ignored: {command.comp_id} is not a solver session"
     if command.command == "disable_solver":
-        book.disabled_solvers.add(command.comp_id)
         changes = withdraw_solver(command.comp_id, book, now, "disabled by the operator")
-        return changes, f"disabled; {len([q for q in changes.quotes])} live quote(s) pulled"
+        changes.disabled_solvers[command.comp_id] = True  # applied with the rest, after the commit
+        return changes, f"disabled; {len(changes.quotes)} live quote(s) pulled"
     if command.command == "enable_solver":
-        book.disabled_solvers.discard(command.comp_id)
-        return Changeset(), "enabled"
+        return Changeset(disabled_solvers={command.comp_id: False}), "enabled"
     return Changeset(), f"ignored: unknown command {command.command}"

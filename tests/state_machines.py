@@ -1,13 +1,40 @@
 """Shared plumbing for the hypothesis state-machine tests of the ledger."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from settlement.db import default_sqlite_url, upgrade_to_head
+from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+
+
+class SqliteExampleMachine(RuleBasedStateMachine):
+    """Each example runs on its own copy of a migrated SQLite file, removed afterwards."""
+
+    template_path: Path
+    work_dir: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.db_path = self.work_dir / f"{uuid4().hex}.sqlite3"
+        shutil.copyfile(self.template_path, self.db_path)
+        self.engine = create_db_engine(f"sqlite+pysqlite:///{self.db_path}")
+        self.sessions = session_factory(self.engine)
+        self.serial = 0
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+
+    def _fresh(self, prefix: str) -> str:
+        """A key never used before in this example."""
+        self.serial += 1
+        return f"{prefix}{self.serial}"
 
 
 def migrated_template(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:

@@ -37,6 +37,7 @@ class Changeset:
     outbound: list[Outbound] = field(default_factory=list)
     presented: dict[RfqId, QuoteId | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # operator-facing summaries, logged after commit
+    disabled_solvers: dict[SessionName, bool] = field(default_factory=dict)  # solver -> disabled (operator)
 
     def merge(self, other: "Changeset") -> "Changeset":
         """Fold a later decision of the same transaction into this one (its rows win)."""
@@ -47,11 +48,13 @@ class Changeset:
         self.outbound.extend(other.outbound)
         self.presented.update(other.presented)
         self.notes.extend(other.notes)
+        self.disabled_solvers.update(other.disabled_solvers)
         return self
 
     @property
     def is_empty(self) -> bool:
-        return not (self.rfqs or self.quotes or self.fills or self.events or self.outbound or self.presented)
+        return not (self.rfqs or self.quotes or self.fills or self.events or self.outbound or self.presented
+                    or self.disabled_solvers)
 
 
 class RfqBook:
@@ -126,6 +129,11 @@ class RfqBook:
             self._quotes[quote.rfq_id][quote.quote_id] = quote
             self._quote_index[quote.quote_id] = quote.rfq_id
         self._presented.update(changes.presented)
+        for solver, disabled in changes.disabled_solvers.items():
+            if disabled:
+                self.disabled_solvers.add(solver)
+            else:
+                self.disabled_solvers.discard(solver)
 
     def forget_terminal(self, keep_last: int) -> None:
         """Bound memory: terminal RFQs live on in SQL; keep only the most recent in memory."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 import quickfix as fix
 import structlog
@@ -38,11 +39,15 @@ DECODERS = {
 }
 
 
-class LogonCheck:
+class LogonVerdict(Protocol):
+    ok: bool
+    text: str
+
+
+class LogonCheck(Protocol):
     """Answers whether a Logon may proceed; must not touch SQL (it runs on QuickFIX's thread)."""
 
-    def check(self, comp_id: str, username: str | None, password: str | None):  # -> verdict with .ok, .text
-        raise NotImplementedError
+    def check(self, comp_id: str, username: str | None, password: str | None) -> LogonVerdict: ...
 
 
 class GatewayApplication(GuardedApplication):

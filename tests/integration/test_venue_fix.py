@@ -32,12 +32,12 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def start_venue(tmp_path: Path, latency_s: float = 0.0,
-                tick_interval_s: float = 0.0) -> tuple[VenueServer, FixTestClient]:
+def start_venue(tmp_path: Path, **server_options) -> tuple[VenueServer, FixTestClient]:
+    """A venue on a free port with a logged-on test client; `server_options` go to VenueServer."""
     port = free_port()
     market = Market({"AAPL": D("227.43"), "MSFT": D("415.10")}, seed=7)
     server = VenueServer("127.0.0.1", port, VENUE, [CLIENT], tmp_path / "venue", FIX44_XML, market, seed=1,
-                         tick_interval_s=tick_interval_s, latency_s=latency_s)
+                         **server_options)
     server.start()
     client = FixTestClient("127.0.0.1", port, CLIENT, VENUE, tmp_path / "client", FIX44_XML)
     client.start()

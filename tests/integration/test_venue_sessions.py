@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim.market import Market
 from broker_sim.server import VenueServer
 from rfq_runtime.clock import FakeClock
 from tests.fixclient import FixTestClient
-from tests.integration.test_venue_fix import CLIENT, FIX44_XML, TIMEOUT_S, VENUE, free_port, new_order, report
+from tests.integration.test_venue_fix import CLIENT, new_order, report, start_venue
 from tests.unit.test_sim_sessions import CALENDAR_2026, et
 
 pytestmark = pytest.mark.fix
@@ -23,21 +22,8 @@ MONDAY_TEN_AM = et(2026, 11, 23, 10, 0)
 
 
 def start_gated_venue(tmp_path: Path, clock: FakeClock) -> tuple[VenueServer, FixTestClient]:
-    port = free_port()
-    market = Market({"AAPL": D("227.43"), "MSFT": D("415.10")}, seed=7)
-    server = VenueServer("127.0.0.1", port, VENUE, [CLIENT], tmp_path / "venue", FIX44_XML, market, seed=1,
-                         clock=clock.now, calendar=CALENDAR_2026, cusips={"AAPL": "037833100"},
-                         opening_positions={CLIENT: {"AAPL": D(1000)}})
-    server.start()
-    client = FixTestClient("127.0.0.1", port, CLIENT, VENUE, tmp_path / "client", FIX44_XML)
-    client.start()
-    try:
-        client.wait_logged_on(TIMEOUT_S)
-    except TimeoutError:
-        client.stop()
-        server.stop()
-        raise
-    return server, client
+    return start_venue(tmp_path, clock=clock.now, calendar=CALENDAR_2026, cusips={"AAPL": "037833100"},
+                       opening_positions={CLIENT: {"AAPL": D(1000)}})
 
 
 @pytest.fixture

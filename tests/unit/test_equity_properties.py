@@ -3,18 +3,15 @@ aborted transactions) on SQLite, checked against a plain-Python model, the bound
 the ledger's own invariant audit."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import invariant, rule
 from sqlalchemy import func, select
 
-from settlement.db import create_db_engine, session_factory
 from settlement.equity import (
     EXCHANGE_OWNER,
     LENDING_POOL_OWNER,
@@ -30,7 +27,7 @@ from settlement.errors import IdempotencyConflict
 from settlement.ledger import EXTERNAL_OWNER
 from settlement.models import JournalEntry
 from settlement.uow import SqlUnitOfWork
-from tests.state_machines import migrated_template, run_machine
+from tests.state_machines import SqliteExampleMachine, migrated_template, run_machine
 
 ACCOUNTS = ("alice", "bob")
 CENT = Decimal("0.01")
@@ -91,29 +88,12 @@ class Model:
             self.recorded[call.key] = (call, result)
 
 
-class EquityMachine(RuleBasedStateMachine):
-    template_path: Path
-    work_dir: Path
-
+class EquityMachine(SqliteExampleMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.db_path = self.work_dir / f"{uuid4().hex}.sqlite3"
-        shutil.copyfile(self.template_path, self.db_path)
-        self.engine = create_db_engine(f"sqlite+pysqlite:///{self.db_path}")
-        self.sessions = session_factory(self.engine)
         self.model = Model()
-        self.serial = 0
         self.external = ZERO  # total deposited; the external counterpart holds minus this per asset
         self.external_borrow = ZERO
-
-    def teardown(self) -> None:
-        self.engine.dispose()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
-
-    def _fresh(self, prefix: str) -> str:
-        self.serial += 1
-        return f"{prefix}{self.serial}"
 
     def _entry_count(self, uow: SqlUnitOfWork) -> int:
         return uow.session.scalar(select(func.count()).select_from(JournalEntry)) or 0

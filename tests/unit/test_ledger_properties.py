@@ -3,21 +3,18 @@ transactions, checked against a plain-Python model and the ledger's own invarian
 from __future__ import annotations
 
 import copy
-import shutil
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
-from settlement.db import create_db_engine, session_factory
 from settlement.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, LedgerError
 from settlement.ledger import EXTERNAL_OWNER, HoldView, Ledger
 from settlement.uow import SqlUnitOfWork
-from tests.state_machines import migrated_template, run_machine
+from tests.state_machines import SqliteExampleMachine, migrated_template, run_machine
 
 ASSET = "USD"
 OWNERS = ("alice", "bob")
@@ -111,28 +108,11 @@ class Model:
         return pending
 
 
-class LedgerMachine(RuleBasedStateMachine):
-    template_path: Path
-    work_dir: Path
-
+class LedgerMachine(SqliteExampleMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.db_path = self.work_dir / f"{uuid4().hex}.sqlite3"
-        shutil.copyfile(self.template_path, self.db_path)
-        self.engine = create_db_engine(f"sqlite+pysqlite:///{self.db_path}")
-        self.sessions = session_factory(self.engine)
         self.model = Model()
         self.history: list[Command] = []
-        self.serial = 0
-
-    def teardown(self) -> None:
-        self.engine.dispose()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
-
-    def _fresh(self, prefix: str) -> str:
-        self.serial += 1
-        return f"{prefix}{self.serial}"
 
     def _key(self, data: st.DataObject) -> str:
         used = sorted(self.model.keys)
