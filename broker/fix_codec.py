@@ -53,7 +53,7 @@ def decode_venue_report(message: fix.Message) -> VenueExecution:
         ord_status=body.text(t.ORD_STATUS), last_price=body.optional_decimal(t.LAST_PX),
         last_quantity=body.optional_decimal(t.LAST_QTY), cum_quantity=body.decimal(t.CUM_QTY),
         average_price=body.optional_decimal(t.AVG_PX), nbbo_bid=body.optional_decimal(t.NBBO_BID_PX),
-        nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.optional_text(t.TEXT),
+        nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.free_text(t.TEXT),
         order_id=body.optional_text(t.ORDER_ID), transact_time=body.optional_timestamp(t.TRANSACT_TIME),
         last_report=body.optional_text(t.LAST_RPT_REQUESTED) == "Y" and body.has(t.MASS_STATUS_REQ_ID),
         reject_reason=body.optional_text(ORD_REJ_REASON),

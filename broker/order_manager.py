@@ -143,7 +143,15 @@ class OrderManager:
             self.place(retry, order.order.limit_price, attempt=order.attempt + 1)
             return
         self._on_done(OrderOutcome(order.rfq_id, order.cum_quantity, order.average_price, order.nbbo_bid,
-                                   order.nbbo_offer, order.last_text))
+                                   order.nbbo_offer, self._outcome_text(order)))
+
+    def _outcome_text(self, order: VenueOrder) -> str | None:
+        """Why the order ended, in the broker's words: a cancel we sent at the timeout is not the
+        requester's "cancel on request" (which is what the venue says of any cancel)."""
+        if order.cancel_requested_at is not None and order.state is OrderState.CANCELED:
+            return (f"venue order canceled by the broker after its {self._timers.hard_timeout_s:g} s order "
+                    f"timeout; {order.cum_quantity} of {order.order.quantity} filled")
+        return order.last_text
 
     def working_orders(self) -> list[VenueOrder]:
         return [order for order in self.orders.values() if order.state in LIVE_STATES]

@@ -4,7 +4,9 @@ QuickFIX's Python binding calls Py_Exit(1) when a callback raises anything but
 the FIX exception types it knows (FieldNotFound, IncorrectTagValue, RejectLogon,
 UnsupportedMessageType, DoNotSend...). Every callback is therefore guarded:
 those FIX exceptions pass through so QuickFIX can reject; anything else is
-logged and swallowed.
+logged. Swallowing is only safe where it refuses: an error while checking a
+Logon (fromAdmin of 35=A) becomes RejectLogon, so a broken check never lets a
+Logon through.
 """
 from __future__ import annotations
 
@@ -55,7 +57,14 @@ class GuardedApplication(fix.Application):
         self._guard("toAdmin", session_id, self.handle_to_admin, message, session_id)
 
     def fromAdmin(self, message, session_id):  # noqa: N802
-        self._guard("fromAdmin", session_id, self.handle_from_admin, message, session_id)
+        try:
+            self.handle_from_admin(message, session_id)
+        except PASS_THROUGH:
+            raise
+        except Exception:  # noqa: BLE001
+            self.log.exception("fix_callback_failed", callback="fromAdmin", session=session_label(session_id))
+            if is_logon(message):
+                raise fix.RejectLogon("logon check failed") from None  # fail closed
 
     def toApp(self, message, session_id):  # noqa: N802
         self._guard("toApp", session_id, self.handle_to_app, message, session_id)
@@ -74,6 +83,36 @@ class GuardedApplication(fix.Application):
 
 def message_type(message: fix.Message) -> str:
     return message.getHeader().getField(35)
+
+
+def is_logon(message: fix.Message) -> bool:
+    try:
+        return message_type(message) == "A"
+    except Exception:  # noqa: BLE001 - a message we cannot even type is treated as a Logon: refuse it
+        return True
+
+
+def raw_bytes(message: fix.Message, tag: int) -> bytes | None:
+    """A body field's bytes as they arrived: QuickFIX hands non-UTF-8 bytes over as lone surrogates."""
+    if not message.isSetField(tag):
+        return None
+    return str(message.getField(tag)).encode("utf-8", "surrogateescape")
+
+
+def logout_session(session_id: fix.SessionID, text: str) -> bool:
+    """Send a Logout with `text` and disconnect; QuickFIX disables the session until `enable_session`."""
+    session = fix.Session.lookupSession(session_id)
+    if session is None:
+        return False
+    session.logout(text)
+    return True
+
+
+def enable_session(session_id: fix.SessionID) -> None:
+    """Let a session that `logout_session` ended accept Logons again."""
+    session = fix.Session.lookupSession(session_id)
+    if session is not None:
+        session.logon()
 
 
 def send(message: fix.Message, session_id: fix.SessionID) -> bool:

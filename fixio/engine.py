@@ -1,6 +1,10 @@
 """Start and stop one QuickFIX engine (acceptor or initiator).
 
-Two QuickFIX 1.16 hazards shape this class:
+The QuickFIX build must be the project's (1.16.0+rfq<N>, tools/quickfix/): stock 1.16
+closes a connection's socket number while that connection's thread can still read it,
+and the next socket opened anywhere in the process is then read by the dead connection.
+
+Two more QuickFIX 1.16 hazards shape this class:
 - SocketAcceptor.stop() races with its own thread and can segfault (quickfix
   PR #740); the threaded acceptor/initiator tear down by closing sockets and
   joining threads, without the race, so those are used.
@@ -11,14 +15,37 @@ Two QuickFIX 1.16 hazards shape this class:
 """
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import quickfix as fix
 
 from fixio.application import GuardedApplication
 from fixio.settings_builder import EngineSpec
 
+REQUIRED_QUICKFIX_LOCAL_VERSION = "rfq1"  # tools/quickfix/patch_sources.py PATCH_LEVEL
+
+
+class UnpatchedQuickFix(RuntimeError):
+    """The installed QuickFIX lacks the socket-lifetime fix this project depends on."""
+
+
+def check_quickfix_build() -> str:
+    """The installed QuickFIX version; UnpatchedQuickFix unless it is the project's patched build."""
+    try:
+        installed = version("quickfix")
+    except PackageNotFoundError:
+        installed = "unknown"
+    if not installed.endswith(f"+{REQUIRED_QUICKFIX_LOCAL_VERSION}"):
+        raise UnpatchedQuickFix(
+            f"quickfix {installed} is installed; this project needs 1.16.0+{REQUIRED_QUICKFIX_LOCAL_VERSION} "
+            "(stock 1.16 can hand one connection's bytes to another). Build it with "
+            "`tools/quickfix/build_wheel.sh python WHEELHOUSE` or run ./scripts/test once.")
+    return installed
+
 
 class FixEngine:
     def __init__(self, spec: EngineSpec, application: GuardedApplication) -> None:
+        check_quickfix_build()
         self.spec = spec
         self.application = application
         # QuickFIX keeps raw pointers to these: hold references for the engine's life.

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.access.credentials import MAX_PASSWORD_CHARS, CredentialStore
+from gateway.access.credentials import MAX_PASSWORD_BYTES, CredentialStore
 from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverStatus, SolverStatusStore
 from gateway.domain.policy import Role
 from gateway.domain.rfq import RfqState
@@ -152,8 +152,8 @@ def _password_input(args: argparse.Namespace, stdin: TextIO) -> str:
             raise AdminError(f"no password given: use --password-stdin or set {ADMIN_PASSWORD_ENV}")
     if not password:
         raise AdminError(f"empty password on {source}")
-    if len(password) > MAX_PASSWORD_CHARS:
-        raise AdminError(f"password longer than {MAX_PASSWORD_CHARS} characters")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise AdminError(f"password longer than {MAX_PASSWORD_BYTES} bytes (UTF-8)")
     return password
 
 

@@ -3,6 +3,12 @@
 For each command: decide (pure handlers) -> record (one SQL transaction: RFQ
 rows, ledger entries, outbox events) -> apply to memory -> send messages. A
 refusal rolls back and answers with the reject that fits the command.
+
+Error boundary: every inbound message gets exactly one answer. An unexpected
+exception while deciding or recording rolls the transaction back and answers
+with the reject that fits the message (AG 658=99, ER 150=8, AI 297=5 or
+j 380=0), logged with its traceback. After the commit nothing may refuse: the
+change is durable, so it is applied and reported whatever happens next.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from gateway import handlers_expiry, handlers_intake, handlers_lifecycle, handlers_quotes, handlers_settlement
 from gateway.domain import outbound as out
@@ -29,8 +36,9 @@ from gateway.domain.commands import (
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
 from gateway.domain.policy import GatewayPolicy
-from gateway.engine_rejects import rejection_for
-from gateway.repository import find_rfq_by_client_id, save_changeset
+from gateway.domain.types import RejectReason, SessionName
+from gateway.engine_rejects import failure_reply, rejection_for
+from gateway.repository import find_rfq_by_client_id, load_book, save_changeset
 from rfq_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -57,7 +65,28 @@ class RfqEngine:
         session = getattr(command, "requester", None) or getattr(command, "solver", None)
         rfq_id = handlers_intake.parse_solver_query_id(getattr(command, "quote_req_id", "") or "")
         with structlog.contextvars.bound_contextvars(session=session, rfq_id=rfq_id):
-            self._dispatch(command)
+            try:
+                self._dispatch(command)
+            except Exception:  # noqa: BLE001 - the error boundary: refuse, (already) rolled back, log
+                log.exception("command_failed", command=type(command).__name__)
+                self._refuse_after_error(command)
+
+    def _refuse_after_error(self, command: object) -> None:
+        text = "internal error: the message was refused and nothing was changed"
+        try:
+            replies = failure_reply(command, RejectReason.OTHER, text)
+        except Exception:  # noqa: BLE001 - nothing more can be done for this message
+            log.exception("refusal_failed", command=type(command).__name__)
+            return
+        self._send_all(replies)
+
+    def _send_all(self, messages: list[out.Outbound]) -> None:
+        """Send each message; a failure to render or send one is logged and never stops the rest."""
+        for message in messages:
+            try:
+                self._send(message)
+            except Exception:  # noqa: BLE001
+                log.exception("send_failed", message=type(message).__name__, to=getattr(message, "to", None))
 
     def _dispatch(self, command: object) -> None:
         now = self._clock.now()
@@ -70,7 +99,8 @@ class RfqEngine:
                 self._query_order(command)
                 return
             case RequestQuote():
-                decide = lambda uow: handlers_intake.request_quote(command, self.policy, self.book, uow.ledger, now)  # noqa: E731
+                decide = lambda uow: handlers_intake.request_quote(  # noqa: E731
+                    command, self.policy, self.book, uow.ledger, now, id_taken=self._id_taken_in(uow))
             case SubmitQuote():
                 decide = lambda uow: handlers_quotes.submit_quote(command, self.policy, self.book, uow.ledger, now)  # noqa: E731
             case CancelQuote():
@@ -90,10 +120,17 @@ class RfqEngine:
         except DomainRejection as refusal:
             log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value,
                      text=refusal.text)
+            replies = rejection_for(command, refusal, self.book)
             if isinstance(command, RequestQuote):
                 self._record_rejection(command, refusal)
-            for message in rejection_for(command, refusal, self.book):
-                self._send(message)
+            self._send_all(replies)
+
+    @staticmethod
+    def _id_taken_in(uow: Any) -> Callable[[SessionName, str], bool]:
+        def id_taken(requester: SessionName, client_req_id: str) -> bool:
+            return find_rfq_by_client_id(uow.session, requester, client_req_id) is not None
+
+        return id_taken
 
     def tick(self) -> None:
         now = self._clock.now()
@@ -134,7 +171,7 @@ class RfqEngine:
         if rfq is None:
             with self._uow_factory() as uow:
                 rfq = find_rfq_by_client_id(uow.session, command.requester, command.cl_ord_id)
-        self._send(handlers_lifecycle.order_status(command, rfq))
+        self._send_all([handlers_lifecycle.order_status(command, rfq)])
 
     def _poll_operator_commands(self) -> None:
         if self._operator_queue is None or time.monotonic() < self._next_operator_poll:
@@ -158,20 +195,48 @@ class RfqEngine:
 
     # -- the one transactional path ------------------------------------------------
     def _commit(self, decide: Callable[[Any], Changeset]) -> Changeset:
+        """Decide and record in one transaction; only after the commit apply and send.
+
+        An exception before the commit propagates (nothing was written). After the commit
+        nothing propagates: the change is durable and must be applied and reported."""
         with self._uow_factory() as uow:
             changes = decide(uow)
             save_changeset(uow, changes)
-            uow.commit()
-        self.book.apply(changes)
-        for rfq in changes.rfqs:
-            log.info("rfq_state", rfq_id=rfq.rfq_id, session=rfq.requester, state=rfq.state.value)
-        for note in changes.notes:
-            log.info("engine_note", note=note)
-        for message in changes.outbound:
-            self._send(message)
+            try:
+                uow.commit()
+            except IntegrityError:
+                # A unique key caught what memory did not know (e.g. a QuoteReqID reused across a restart).
+                raise DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id") from None
+        self._apply_committed(changes)
         return changes
 
+    def _apply_committed(self, changes: Changeset) -> None:
+        try:
+            self.book.apply(changes)
+        except Exception:  # noqa: BLE001 - memory must follow the database: rebuild it from there
+            log.critical("book_apply_failed_reloading", exc_info=True)
+            self._reload_book()
+        for rfq in changes.rfqs:
+            log.debug("rfq_state", rfq_id=rfq.rfq_id, session=rfq.requester, state=rfq.state.value)
+        for note in changes.notes:
+            log.info("engine_note", note=note)
+        self._send_all(changes.outbound)
+
+    def _reload_book(self) -> None:
+        with self._uow_factory() as uow:
+            fresh = load_book(uow.session)
+        fresh.logged_on.update(self.book.logged_on)
+        fresh.disabled_solvers.update(self.book.disabled_solvers)
+        self.book = fresh
+
     def _record_rejection(self, command: RequestQuote, refusal: DomainRejection) -> None:
+        """Best effort: an audit event for a refused RFQ; the refusal is sent whatever happens here."""
+        try:
+            self._write_rejection_event(command, refusal)
+        except Exception:  # noqa: BLE001
+            log.exception("rejection_event_failed")
+
+    def _write_rejection_event(self, command: RequestQuote, refusal: DomainRejection) -> None:
         with self._uow_factory() as uow:
             event = RfqRejected(rfq_id=None, occurred_at=self._clock.now(), reason=refusal.reason.value,
                                 text=f"{command.requester} {command.client_req_id}: {refusal.text}")

@@ -5,10 +5,18 @@ from decimal import Decimal
 
 from gateway.domain import outbound as out
 from gateway.domain.book import RfqBook
-from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, ReportExecution, RequestQuote, SubmitQuote
+from gateway.domain.commands import (
+    AcceptQuote,
+    CancelQuote,
+    CancelRfq,
+    QueryOrder,
+    ReportExecution,
+    RequestQuote,
+    SubmitQuote,
+)
 from gateway.domain.errors import DomainRejection
 from gateway.domain.rfq import RfqOrigin
-from gateway.domain.types import RejectReason
+from gateway.domain.types import RejectReason, SessionName
 
 
 def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> list[out.Outbound]:
@@ -50,3 +58,37 @@ def _cancel_refusal(command: CancelRfq, refusal: DomainRejection, book: RfqBook)
             text=refusal.text, status=rfq.state.value if rfq else None)
     return out.BusinessReject(to=command.requester, ref_msg_type="Z", ref_id=command.client_req_id,
                               reason=refusal.reason, text=refusal.text)
+
+
+def failure_reply(command: object, reason: RejectReason, text: str) -> list[out.Outbound]:
+    """The reject for a message refused without deciding it: throttled at intake, or an unexpected
+    error in the engine (rolled back). Reads no state, so QuickFIX's threads may call it too."""
+    match command:
+        case RequestQuote(origin=RfqOrigin.ORDER):
+            return [out.RequesterReport(
+                to=command.requester, kind=out.ReportKind.REJECTED, cl_ord_id=command.client_req_id,
+                order_id="NONE", exec_id=f"rej-{command.client_req_id}", symbol=command.symbol,
+                side=command.side, order_quantity=command.quantity, cum_quantity=Decimal(0),
+                average_price=None, text=text, reject_reason=reason)]
+        case RequestQuote():
+            return [out.RejectQuoteRequest(to=command.requester, client_req_id=command.client_req_id,
+                                           symbol=command.symbol, reason=reason, text=text)]
+        case SubmitQuote():
+            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+                                    quote_id=command.solver_quote_id, symbol=command.symbol,
+                                    status=out.QuoteAck.REJECTED, text=text)]
+        case CancelQuote():
+            return [_business(command.solver, "Z", command.solver_quote_id or command.quote_req_id, reason, text)]
+        case CancelRfq():
+            return [_business(command.requester, "F" if command.order_cancel else "Z", command.cancel_id, reason, text)]
+        case AcceptQuote():
+            return [_business(command.requester, "AJ", command.client_resp_id, reason, text)]
+        case ReportExecution():
+            return [_business(command.solver, "8", command.exec_id, reason, text)]
+        case QueryOrder():
+            return [_business(command.requester, "H", command.cl_ord_id, reason, text)]
+    return []  # not a counterparty's message (a session status change, an operator command): nobody to answer
+
+
+def _business(to: SessionName, ref_msg_type: str, ref_id: str, reason: RejectReason, text: str) -> out.BusinessReject:
+    return out.BusinessReject(to=to, ref_msg_type=ref_msg_type, ref_id=ref_id, reason=reason, text=text)

@@ -5,8 +5,9 @@ changeset in one transaction and only then applies it and sends its messages.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
@@ -15,7 +16,15 @@ from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqCreated
 from gateway.domain.policy import GatewayPolicy
 from gateway.domain.rfq import ExecutionMode, Rfq, Trigger
-from gateway.domain.types import CASH_ASSET, RejectReason, RfqId, Side, cash_paid_by_requester
+from gateway.domain.types import (
+    CASH_ASSET,
+    MONEY_CONTEXT,
+    RejectReason,
+    RfqId,
+    SessionName,
+    Side,
+    cash_paid_by_requester,
+)
 
 MAX_QUANTITY = Decimal("1000000000")
 
@@ -27,17 +36,28 @@ def parse_solver_query_id(quote_req_id: str) -> RfqId | None:
     return RfqId(int(number))
 
 
-def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, now: datetime) -> None:
-    """Everything that can refuse an RFQ before any solver hears of it, cheapest first."""
+def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, now: datetime,
+                     id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False) -> None:
+    """Everything that can refuse an RFQ before any solver hears of it, cheapest first.
+
+    `id_taken` answers for ids no longer (or not yet) in memory: RFQs before a restart, or
+    terminal RFQs the book has forgotten."""
     party = policy.counterparty(command.requester)
     if party is None or not party.role.can_request():
         raise DomainRejection(RejectReason.NOT_AUTHORIZED, f"session {command.requester} may not request quotes")
-    if book.rfq_by_client_id(command.requester, command.client_req_id) is not None:
+    if (book.rfq_by_client_id(command.requester, command.client_req_id) is not None
+            or id_taken(command.requester, command.client_req_id)):
         raise DomainRejection(RejectReason.DUPLICATE_ID, f"duplicate id {command.client_req_id}")
+    if book.open_rfq_count(command.requester) >= party.max_open_rfqs:
+        raise DomainRejection(RejectReason.THROTTLED, f"throttled: {command.requester} has "
+                              f"{book.open_rfq_count(command.requester)} open RFQs (limit {party.max_open_rfqs})")
     if command.symbol not in policy.symbols:
         raise DomainRejection(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {command.symbol}")
-    if not (Decimal(0) < command.quantity <= MAX_QUANTITY):
+    if command.quantity <= 0:
         raise DomainRejection(RejectReason.INVALID_QUANTITY, f"quantity {command.quantity} must be positive")
+    if command.quantity > MAX_QUANTITY:
+        raise DomainRejection(RejectReason.INVALID_QUANTITY,
+                              f"quantity {command.quantity} exceeds the maximum {MAX_QUANTITY}")
     if command.limit_price is not None and command.limit_price <= 0:
         raise DomainRejection(RejectReason.INVALID_PRICE, f"limit price {command.limit_price} must be positive")
     if command.mode is ExecutionMode.IMMEDIATE and command.limit_price is None:
@@ -62,7 +82,8 @@ def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: st
         reference = policy.reference_ask(command.symbol)
         if reference is None:
             return  # no bound is knowable; the lock at acceptance still refuses what cannot be paid
-        worst_price = reference * (1 + policy.buying_power_buffer)
+        with localcontext(MONEY_CONTEXT):
+            worst_price = reference * (1 + policy.buying_power_buffer)
     worst_cost = cash_paid_by_requester(worst_price, command.quantity)
     available = ledger.balance(account, CASH_ASSET).available
     if worst_cost > available:
@@ -70,8 +91,9 @@ def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: st
                               f"insufficient buying power: worst case {worst_cost} {CASH_ASSET}, {available} available")
 
 
-def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, ledger, now: datetime) -> Changeset:
-    validate_request(command, policy, book, now)
+def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, ledger, now: datetime,
+                  id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False) -> Changeset:
+    validate_request(command, policy, book, now, id_taken)
     party = policy.counterparty(command.requester)
     check_buying_power(command, policy, party.account, ledger)
     received = Rfq(

@@ -5,8 +5,9 @@ import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
@@ -19,11 +20,50 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config" / "rfq.toml"
 DATA_DICTIONARY = PROJECT_ROOT / "fix_specs" / "FIX44.xml"
 
 
+class SessionLimits(BaseModel):
+    """Per-session limits at the FIX boundary (README "Security and limits")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_s: float = Field(default=1000.0, gt=0)  # inbound application messages; Coinbase Intl: 800/s
+    burst: int = Field(default=2000, ge=1)  # messages allowed at once above the rate
+    max_open_rfqs: int = Field(default=500, ge=1)  # a requester's RFQs not yet ended
+    max_message_bytes: int = Field(default=8192, ge=256)  # a larger inbound message logs the session out
+    queue_limit: int = Field(default=1000, ge=1)  # this session's messages waiting for the engine
+    flood_window_s: float = Field(default=5.0, gt=0)  # refused at ~2x the rate this long: logged out
+
+
+class SessionLimitOverrides(BaseModel):
+    """Any of SessionLimits' fields, for one session; unset fields take the gateway's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_s: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+    max_open_rfqs: int | None = Field(default=None, ge=1)
+    max_message_bytes: int | None = Field(default=None, ge=256)
+    queue_limit: int | None = Field(default=None, ge=1)
+    flood_window_s: float | None = Field(default=None, gt=0)
+
+
+class TlsSection(BaseModel):
+    """TLS on the public FIX port, terminated by the logon screen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: Path  # PEM certificate chain
+    key: Path  # PEM private key
+    minimum_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+
+
 class GatewaySection(BaseModel):
     host: str = "127.0.0.1"
     port: int = 9876
     comp_id: str = "RFQGW"
     require_logon_password: bool = True  # Logon must carry Username (553) and Password (554)
+    logon_timeout_s: float = Field(default=2.0, gt=0)  # a first message not complete by then is answered and closed
+    limits: SessionLimits = SessionLimits()
+    tls: TlsSection | None = None
     settlement_timeout_s: float = 300.0  # an accepted RFQ with no execution report by then is failed, holds voided
     submission_window_s: float = 60.0
     acceptance_window_s: float = 120.0
@@ -64,6 +104,7 @@ class SessionSection(BaseModel):
     account: str
     username: str | None = None
     password: SecretStr | None = None  # stored once as a salted hash; change with `admin set-password`
+    limits: SessionLimitOverrides = SessionLimitOverrides()
 
 
 class InstrumentSection(BaseModel):
@@ -161,11 +202,20 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir() / 'rfq.sqlite3'}"
 
+    def limits_for(self, comp_id: str) -> SessionLimits:
+        """The gateway's default limits with the session's own overrides applied."""
+        section = next((s for s in self.sessions if s.comp_id == comp_id), None)
+        if section is None:
+            return self.gateway.limits
+        overrides = section.limits.model_dump(exclude_none=True)
+        return self.gateway.limits.model_copy(update=overrides)
+
     def policy(self) -> GatewayPolicy:
         return GatewayPolicy(
             symbols=frozenset(instrument.symbol for instrument in self.instruments),
             counterparties={
-                SessionName(section.comp_id): Counterparty(SessionName(section.comp_id), section.role, section.account)
+                SessionName(section.comp_id): Counterparty(SessionName(section.comp_id), section.role, section.account,
+                                                           self.limits_for(section.comp_id).max_open_rfqs)
                 for section in self.sessions
             },
             submission_window_s=self.gateway.submission_window_s,

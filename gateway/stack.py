@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+import quickfix as fix
 import structlog
 
 from broker.connector import BrokerConnector, Endpoint
@@ -16,14 +17,16 @@ from broker.solver import BrokerConfig
 from broker_sim.market import Market
 from broker_sim.server import VenueServer
 from fixio.engine import FixEngine
-from fixio.settings_builder import EngineSpec, SessionSpec
+from fixio.settings_builder import EngineSpec, SessionSpec, session_id
 from gateway.access.credentials import CredentialCache, CredentialStore
 from gateway.access.operator import OperatorQueue, SolverStatusStore
 from gateway.domain.events import DomainEvent
 from gateway.domain.policy import GatewayPolicy, InstrumentTerms
 from gateway.engine import RfqEngine
 from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
-from gateway.fix.logon_screen import LogonScreen
+from gateway.fix.intake import IntakeGuard, IntakeLimits
+from gateway.fix.logon_screen import LogonScreen, ScreenConfig, ScreenPorts, tls_context
+from gateway.fix.screen_relay import RelayLimits
 from gateway.outbox_relay import OutboxRelay
 from gateway.repository import load_book
 from gateway.rules.compliance import CompliancePolicy
@@ -119,11 +122,42 @@ class Stack:
                           sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
                           data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
         logon_check = self.credentials if gateway.require_logon_password else None
-        application = GatewayApplication(worker, engine.policy, logon_check)
-        known = frozenset(s.comp_id for s in self.settings.sessions)
-        screen = LogonScreen(gateway.host, gateway.port, spec.port, gateway.comp_id, lambda: set(known),
-                             application.live_sessions)
-        return engine, worker, FixEngine(spec, application), screen
+        intake = IntakeGuard(self._intake_limits)
+        self.application = GatewayApplication(worker, engine.policy, logon_check, intake=intake, reply=sender,
+                                              gateway_comp_id=gateway.comp_id)
+        screen = LogonScreen(self._screen_config(spec.port), self._screen_ports())
+        return engine, worker, FixEngine(spec, self.application), screen
+
+    def _intake_limits(self, comp_id: str) -> IntakeLimits:
+        limits = self.settings.limits_for(comp_id)
+        return IntakeLimits(messages_per_s=limits.messages_per_s, burst=limits.burst, queue_limit=limits.queue_limit)
+
+    def _screen_config(self, upstream_port: int) -> ScreenConfig:
+        gateway = self.settings.gateway
+        tls = (tls_context(gateway.tls.certificate, gateway.tls.key, gateway.tls.minimum_version)
+               if gateway.tls is not None else None)
+        return ScreenConfig(host=gateway.host, port=gateway.port, upstream_port=upstream_port,
+                            gateway_comp_id=gateway.comp_id, data_dictionary=DATA_DICTIONARY,
+                            credentials_required=gateway.require_logon_password,
+                            logon_timeout_s=gateway.logon_timeout_s, tls=tls)
+
+    def _screen_ports(self) -> ScreenPorts:
+        gateway_comp_id = self.settings.gateway.comp_id
+        known = frozenset(self._known_comp_ids())
+
+        def check(comp_id: str, username: bytes | None, password: bytes | None) -> bool:
+            return self.credentials.check(comp_id, username, password).ok
+
+        def registered(comp_id: str) -> bool:
+            return bool(fix.Session.isSessionRegistered(session_id(gateway_comp_id, comp_id)))
+
+        return ScreenPorts(known_sessions=lambda: known, check_credentials=check, is_registered=registered,
+                           relay_limits=self._relay_limits, force_logout=self.application.force_logout)
+
+    def _relay_limits(self, comp_id: str) -> RelayLimits:
+        limits = self.settings.limits_for(comp_id)
+        return RelayLimits(max_message_bytes=limits.max_message_bytes, messages_per_s=limits.messages_per_s,
+                           flood_window_s=limits.flood_window_s)
 
     def _load_rules(self) -> tuple[TradingRules, CompliancePolicy]:
         """Reference data from config (and the holiday calendar) into SQL, then the rules from SQL."""

@@ -1,22 +1,26 @@
-"""A single-threaded command loop fed by a bounded queue.
+"""A single-threaded command loop fed by bounded per-lane queues drained fairly.
 
 QuickFIX callbacks run on QuickFIX's threads; they only translate a message and
-put the resulting command here. One thread owns the state behind the handler,
-so the domain needs no locks. The loop also wakes every `tick_interval_s` so
-timers (windows, polls, timeouts) fire off the injected clock.
+put the resulting command here, in their session's lane. One thread owns the
+state behind the handler, so the domain needs no locks. Lanes are served
+round-robin, so one session's burst never delays another session's messages.
+The loop also wakes every `tick_interval_s` so timers fire off the injected clock.
 """
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import structlog
 
+from rfq_runtime.fair_queue import FairQueue, LaneFull
+
 log = structlog.get_logger(__name__)
 
-QUEUE_LIMIT = 10_000  # back-pressure: a full queue refuses work instead of growing without bound
+QUEUE_LIMIT = 10_000  # back-pressure: a full lane refuses work instead of growing without bound
+TOTAL_QUEUE_LIMIT = 100_000  # all lanes together
+CONTROL_LANE = "__control__"  # stop and call() tasks: never refused
 STOP = object()
 
 
@@ -33,12 +37,11 @@ class CommandWorker:
         tick_interval_s: float = 0.05,
         queue_limit: int = QUEUE_LIMIT,
     ) -> None:
-        assert queue_limit > 0
         self.name = name
         self._handle = handle
         self._on_tick = on_tick
         self._tick_interval_s = tick_interval_s
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_limit)
+        self._queue = FairQueue(queue_limit, max(queue_limit, TOTAL_QUEUE_LIMIT))
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._idle = threading.Event()
         self._idle.set()
@@ -46,12 +49,20 @@ class CommandWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, command: Any) -> None:
+    def submit(self, command: Any, lane: Hashable = CONTROL_LANE, lane_limit: int | None = None,
+               force: bool = False) -> None:
+        """Queue `command` in `lane`; QueueFull when the lane is at its limit (unless `force`)."""
         try:
             self._idle.clear()
-            self._queue.put_nowait(command)
-        except queue.Full:
+            self._queue.put(lane, command, lane_limit=lane_limit, force=force)
+        except LaneFull:
             raise QueueFull(self.name) from None
+
+    def depth(self, lane: Hashable) -> int:
+        return self._queue.depth(lane)
+
+    def __len__(self) -> int:
+        return len(self._queue)
 
     def call(self, function: Callable[[], Any], timeout_s: float = 10.0) -> Any:
         """Run `function` on the loop's thread and return its result (for admin reads and tests)."""
@@ -66,7 +77,7 @@ class CommandWorker:
             finally:
                 done.set()
 
-        self.submit(_Task(task))
+        self.submit(_Task(task), force=True)
         if not done.wait(timeout_s):
             raise TimeoutError(f"{self.name} did not answer within {timeout_s} s")
         if "error" in box:
@@ -75,7 +86,7 @@ class CommandWorker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self._thread.is_alive():
-            self._queue.put(STOP)
+            self._queue.put(CONTROL_LANE, STOP, force=True)
             self._thread.join(timeout_s)
 
     def wait_idle(self, timeout_s: float = 5.0) -> bool:
@@ -84,8 +95,8 @@ class CommandWorker:
     def _run(self) -> None:
         while True:
             try:
-                command = self._queue.get(timeout=self._tick_interval_s)
-            except queue.Empty:
+                command = self._queue.get(self._tick_interval_s)
+            except TimeoutError:
                 self._idle.set()
                 self._tick()
                 continue
@@ -93,7 +104,7 @@ class CommandWorker:
                 return
             self._dispatch(command)
             self._tick()
-            if self._queue.empty():
+            if not len(self._queue):
                 self._idle.set()
 
     def _dispatch(self, command: Any) -> None:

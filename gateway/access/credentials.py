@@ -38,24 +38,39 @@ MAX_SCRYPT_N = 2**16
 MAX_SCRYPT_R = 16
 MAX_SCRYPT_P = 4
 SCRYPT_MAXMEM_BYTES = 256 * 1024 * 1024
-MAX_PASSWORD_CHARS = 1024
+# Longer credentials are refused before any hashing (the logon screen's bound is the same).
+MAX_PASSWORD_BYTES = 256
+MAX_USERNAME_BYTES = 256
+
+
+class CredentialError(ValueError):
+    """A credential an operator tried to store is not acceptable."""
 
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                          maxmem=SCRYPT_MAXMEM_BYTES, dklen=length)
+def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, maxmem=SCRYPT_MAXMEM_BYTES, dklen=length)
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    """Credentials are compared as bytes: a str is its UTF-8 encoding, bytes are taken as they came.
+
+    Bytes that are not valid UTF-8 can therefore never equal a configured (str) credential."""
+    # surrogateescape: QuickFIX hands over undecodable bytes as lone surrogates; they become those bytes again.
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
 
 def hash_password(password: str) -> str:
     """`scrypt$n=8192,r=8,p=1$<salt b64>$<hash b64>` with a fresh random salt."""
-    assert isinstance(password, str) and password, "password must be a non-empty string"
-    assert len(password) <= MAX_PASSWORD_CHARS, f"password longer than {MAX_PASSWORD_CHARS} characters"
+    if not isinstance(password, str) or not password:
+        raise CredentialError("a password must be a non-empty string")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise CredentialError(f"a password is at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
     salt = os.urandom(SALT_BYTES)
-    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, HASH_BYTES)
+    digest = _scrypt(password.encode("utf-8"), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, HASH_BYTES)
     parameters = f"n={SCRYPT_N},r={SCRYPT_R},p={SCRYPT_P}"
     return f"{ALGORITHM}${parameters}${_b64(salt)}${_b64(digest)}"
 
@@ -94,15 +109,18 @@ def _parse_encoding(encoded: str) -> _ScryptEncoding:
     return _ScryptEncoding(n, r, p, salt, digest)
 
 
-def verify_password(password: str, encoded: str) -> bool:
-    """True if `password` matches; False (never an exception) for a malformed or tampered encoding."""
-    if not isinstance(password, str) or not isinstance(encoded, str) or len(password) > MAX_PASSWORD_CHARS:
+def verify_password(password: str | bytes, encoded: str) -> bool:
+    """True if `password` matches; False (never an exception) for anything malformed, tampered or too long."""
+    if not isinstance(password, (str, bytes)) or not isinstance(encoded, str):
+        return False
+    candidate_bytes = _as_bytes(password)
+    if not candidate_bytes or len(candidate_bytes) > MAX_PASSWORD_BYTES:
         return False
     try:
         parsed = _parse_encoding(encoded)
     except (ValueError, binascii.Error):
         return False
-    candidate = _scrypt(password, parsed.salt, parsed.n, parsed.r, parsed.p, HASH_BYTES)
+    candidate = _scrypt(candidate_bytes, parsed.salt, parsed.n, parsed.r, parsed.p, HASH_BYTES)
     return hmac.compare_digest(candidate, parsed.digest)
 
 
@@ -121,8 +139,10 @@ class CredentialStore:
         self._clock = clock
 
     def set_password(self, comp_id: str, username: str, password: str) -> None:
-        assert comp_id, "comp_id must not be empty"
-        assert 0 < len(username) <= USERNAME_LENGTH, f"username must be 1..{USERNAME_LENGTH} characters"
+        if not comp_id:
+            raise CredentialError("comp_id must not be empty")
+        if not 0 < len(username) <= USERNAME_LENGTH or not username.isprintable():
+            raise CredentialError(f"a username is 1..{USERNAME_LENGTH} printable characters")
         row = SessionCredentialRow(comp_id=comp_id, username=username, password_hash=hash_password(password),
                                    updated_at=self._clock())
         self._session.merge(row)
@@ -172,7 +192,15 @@ class CredentialCache:
         with self._lock:
             self._snapshot = fresh
 
-    def check(self, comp_id: str, username: str | None, password: str | None) -> LogonVerdict:
+    def check(self, comp_id: str, username: str | bytes | None, password: str | bytes | None) -> LogonVerdict:
+        """The verdict on one Logon. Fails closed: any error refuses the Logon, it never lets it through."""
+        try:
+            return self._check(comp_id, username, password)
+        except Exception:  # noqa: BLE001 - a broken check must refuse, never accept
+            log.exception("logon_check_failed", session=comp_id)
+            return LogonVerdict(False, "logon check failed")
+
+    def _check(self, comp_id: str, username: str | bytes | None, password: str | bytes | None) -> LogonVerdict:
         with self._lock:
             snapshot = self._snapshot
         # The scrypt work runs outside the lock: concurrent logons must not queue behind each other.
@@ -181,9 +209,12 @@ class CredentialCache:
         stored = snapshot.credentials.get(comp_id)
         if stored is None:
             return LogonVerdict(False, f"no credentials configured for {comp_id}")
+        given_username = _as_bytes(username or b"")
+        given_password = _as_bytes(password or b"")
         # Both checks always run so neither the verdict nor the timing tells which one failed.
-        username_ok = hmac.compare_digest((username or "").encode("utf-8"), stored.username.encode("utf-8"))
-        password_ok = verify_password(password or "", stored.password_hash)
+        username_ok = (len(given_username) <= MAX_USERNAME_BYTES
+                       and hmac.compare_digest(given_username, stored.username.encode("utf-8")))
+        password_ok = verify_password(given_password, stored.password_hash)
         if username_ok and password_ok:
             return LogonVerdict(True, "ok")
         return LogonVerdict(False, "wrong username or password")

@@ -6,6 +6,7 @@ leaves memory and database in agreement.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,6 +66,7 @@ class RfqBook:
         self._quote_index: dict[QuoteId, RfqId] = {}
         self._client_ids: dict[tuple[SessionName, str], RfqId] = {}
         self._presented: dict[RfqId, QuoteId | None] = {}  # best quote last shown to the requester
+        self._open_by_requester: Counter[SessionName] = Counter()  # RFQs not yet terminal, per requester
         self._next_rfq_id = next_rfq_id
         self._next_quote_sequence = next_quote_sequence
         self.logged_on: set[SessionName] = set()
@@ -106,6 +108,9 @@ class RfqBook:
         rfq = self._rfqs[rfq_id]
         return best_quote(rfq, self.quotes(rfq_id), now)
 
+    def open_rfq_count(self, requester: SessionName) -> int:
+        return self._open_by_requester[requester]
+
     def presented(self, rfq_id: RfqId) -> QuoteId | None:
         return self._presented.get(rfq_id)
 
@@ -121,6 +126,12 @@ class RfqBook:
     # -- writes (only after commit) ----------------------------------------------
     def apply(self, changes: Changeset) -> None:
         for rfq in changes.rfqs:
+            previous = self._rfqs.get(rfq.rfq_id)
+            was_open = previous is not None and not previous.is_terminal
+            if was_open != (not rfq.is_terminal):
+                self._open_by_requester[rfq.requester] += -1 if was_open else 1
+                if self._open_by_requester[rfq.requester] <= 0:
+                    del self._open_by_requester[rfq.requester]
             self._rfqs[rfq.rfq_id] = rfq
             self._client_ids[(rfq.requester, rfq.client_req_id)] = rfq.rfq_id
             self._quotes.setdefault(rfq.rfq_id, {})

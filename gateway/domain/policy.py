@@ -23,11 +23,15 @@ class Role(StrEnum):
         return self in (Role.SOLVER, Role.BOTH)
 
 
+DEFAULT_MAX_OPEN_RFQS = 500
+
+
 @dataclass(frozen=True)
 class Counterparty:
     session: SessionName
     role: Role
     account: str
+    max_open_rfqs: int = DEFAULT_MAX_OPEN_RFQS  # a requester's RFQs not yet ended; more are refused "throttled"
 
 
 class Refusal(Protocol):

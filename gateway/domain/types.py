@@ -1,7 +1,7 @@
 """Value types of the RFQ domain: typed identifiers, enums and money rounding."""
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
 from typing import NewType
 
@@ -11,6 +11,9 @@ SessionName = NewType("SessionName", str)  # a FIX counterparty, by its CompID
 
 CASH_ASSET = "USDC"
 CENT = Decimal("0.01")
+# Wide enough for any product of two storable amounts (26 + 12 digits each): money arithmetic
+# never rounds silently or overflows the default 28-digit context.
+MONEY_CONTEXT = Context(prec=80)
 
 
 class Side(StrEnum):
@@ -35,17 +38,20 @@ class RejectReason(StrEnum):
     UNKNOWN_ID = "unknown_id"
     DUPLICATE_ID = "duplicate_id"
     WRONG_STATE = "wrong_state"
+    THROTTLED = "throttled"  # a limit of the session was reached (rate, queue, open RFQs)
     OTHER = "other"
 
 
 def cash_paid_by_requester(price: Decimal, quantity: Decimal) -> Decimal:
     """Cash a buying requester pays: rounded down to the cent, in the requester's favour."""
-    return (price * quantity).quantize(CENT, rounding=ROUND_FLOOR)
+    with localcontext(MONEY_CONTEXT):
+        return (price * quantity).quantize(CENT, rounding=ROUND_FLOOR)
 
 
 def cash_received_by_requester(price: Decimal, quantity: Decimal) -> Decimal:
     """Cash a selling requester receives: rounded up to the cent, in the requester's favour."""
-    return (price * quantity).quantize(CENT, rounding=ROUND_CEILING)
+    with localcontext(MONEY_CONTEXT):
+        return (price * quantity).quantize(CENT, rounding=ROUND_CEILING)
 
 
 def requester_cash_amount(side: Side, price: Decimal, quantity: Decimal) -> Decimal:

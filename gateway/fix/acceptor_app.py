@@ -8,6 +8,8 @@ engine wants sent come back through `OutboundSender` on the engine's thread.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -15,18 +17,32 @@ from typing import Protocol
 import quickfix as fix
 import structlog
 
-from fixio.application import GuardedApplication, message_type, send, session_label
-from fixio.errors import FixDecodeError, MissingField
+from fixio.application import (
+    GuardedApplication,
+    enable_session,
+    logout_session,
+    message_type,
+    raw_bytes,
+    send,
+    session_label,
+)
+from fixio.dictionary import describe_tag
+from fixio.errors import OTHER, FixDecodeError, MissingField
+from fixio.rejects import CONDITIONALLY_REQUIRED_FIELD_MISSING, business_reject, session_reject
 from fixio.settings_builder import session_id
 from gateway.domain import outbound as out
 from gateway.domain.commands import SessionStatusChanged
 from gateway.domain.policy import GatewayPolicy
-from gateway.domain.types import SessionName
+from gateway.domain.types import RejectReason, SessionName
+from gateway.engine_rejects import failure_reply
 from gateway.fix import execution_codec, order_codec, quote_codec
+from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits
 from rfq_runtime.clock import Clock
 from rfq_runtime.worker import CommandWorker, QueueFull
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_INTAKE_LIMITS = IntakeLimits(messages_per_s=1000, burst=2000, queue_limit=1000)
 
 DECODERS = {
     "R": quote_codec.decode_quote_request,
@@ -47,72 +63,122 @@ class LogonVerdict(Protocol):
 class LogonCheck(Protocol):
     """Answers whether a Logon may proceed; must not touch SQL (it runs on QuickFIX's thread)."""
 
-    def check(self, comp_id: str, username: str | None, password: str | None) -> LogonVerdict: ...
+    def check(self, comp_id: str, username: str | bytes | None, password: str | bytes | None) -> LogonVerdict: ...
+
+
+THROTTLE_LOG_INTERVAL_S = 1.0  # one warning a second per throttled session, not one per message
 
 
 class GatewayApplication(GuardedApplication):
-    def __init__(self, worker: CommandWorker, policy: GatewayPolicy, logon_check: LogonCheck | None = None) -> None:
+    def __init__(self, worker: CommandWorker, policy: GatewayPolicy, logon_check: LogonCheck | None = None,
+                 intake: IntakeGuard | None = None, reply: Callable[[out.Outbound], None] | None = None,
+                 gateway_comp_id: str = "RFQGW") -> None:
         super().__init__("gateway.fix")
+        self._gateway_comp_id = gateway_comp_id
         self._worker = worker
         self._policy = policy
         self._logon_check = logon_check
+        self._intake = intake or IntakeGuard(lambda session: DEFAULT_INTAKE_LIMITS)
+        self._reply = reply or (lambda message: None)
         self._live: set[str] = set()
         self._live_lock = threading.Lock()
+        self._forced_logouts: set[str] = set()  # sessions we logged out (flood, oversize): enable again after
+        self._throttle_logged_at: dict[str, float] = {}
 
     def live_sessions(self) -> set[str]:
         """Counterparties logged on right now (read by the logon screen on its own thread)."""
         with self._live_lock:
             return set(self._live)
 
+    # -- session level ----------------------------------------------------------------
     def handle_from_admin(self, message: fix.Message, session: fix.SessionID) -> None:
         if message_type(message) != "A" or self._logon_check is None:
             return
         comp_id = session.getTargetCompID().getValue()
-        username = message.getField(553) if message.isSetField(553) else None
-        password = message.getField(554) if message.isSetField(554) else None
-        verdict = self._logon_check.check(comp_id, username, password)
+        verdict = self._logon_check.check(comp_id, raw_bytes(message, 553), raw_bytes(message, 554))
         if not verdict.ok:
             log.warning("logon_refused", session=session_label(session), text=verdict.text)
             raise fix.RejectLogon(verdict.text)  # QuickFIX answers with a Logout carrying this Text
 
     def handle_logon(self, session: fix.SessionID) -> None:
+        comp_id = session.getTargetCompID().getValue()
+        self._intake.reset(comp_id)
         with self._live_lock:
-            self._live.add(session.getTargetCompID().getValue())
-        self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=True))
+            self._live.add(comp_id)
+        self._worker.submit(SessionStatusChanged(SessionName(comp_id), logged_on=True), lane=comp_id, force=True)
 
     def handle_logout(self, session: fix.SessionID) -> None:
+        comp_id = session.getTargetCompID().getValue()
         with self._live_lock:
-            self._live.discard(session.getTargetCompID().getValue())
-        self._worker.submit(SessionStatusChanged(SessionName(session.getTargetCompID().getValue()), logged_on=False))
+            self._live.discard(comp_id)
+            forced = comp_id in self._forced_logouts
+            self._forced_logouts.discard(comp_id)
+        if forced:
+            enable_session(session)  # Session.logout() disabled it; it must accept the next Logon
+        self._worker.submit(SessionStatusChanged(SessionName(comp_id), logged_on=False), lane=comp_id, force=True)
 
+    def force_logout(self, comp_id: str, text: str) -> None:
+        """Log a session out with `text` (flood, oversize message); it may log on again afterwards."""
+        with self._live_lock:
+            self._forced_logouts.add(comp_id)
+        log.warning("session_forced_logout", session=comp_id, text=text)
+        logout_session(session_id(self._gateway_comp_id, comp_id), text)
+
+    # -- application messages ------------------------------------------------------------
     def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:
         kind = message_type(message)
         sender = SessionName(session.getTargetCompID().getValue())
+        command = self._decode(kind, message, sender, session)
+        if command is None:
+            return
+        limits = self._intake.limits(sender)
+        if self._intake.admit(sender) is Admission.ADMITTED:
+            try:
+                self._worker.submit(command, lane=sender, lane_limit=limits.queue_limit)
+                return
+            except QueueFull:
+                text = f"throttled: {limits.queue_limit} messages of {sender} are already waiting; message refused"
+        else:
+            text = (f"throttled: more than {limits.messages_per_s:g} messages/s on {sender} "
+                    f"(burst {limits.burst}); message refused")
+        self._refuse_throttled(command, sender, text)
+
+    def _decode(self, kind: str, message: fix.Message, sender: SessionName, session: fix.SessionID) -> object | None:
+        """The message as a command, or None after answering it with the reject that says what is wrong."""
         decoder = self._quote_cancel_decoder(sender) if kind == "Z" else DECODERS.get(kind)
         if decoder is None:
             raise fix.UnsupportedMessageType()
         try:
-            command = decoder(message, sender)
+            return decoder(message, sender)
         except MissingField as error:
-            log.info("fix_missing_field", session=session_label(session), msg_type=kind, tag=error.tag)
-            raise fix.FieldNotFound(error.tag) from None
+            reject = business_reject(message, kind, CONDITIONALLY_REQUIRED_FIELD_MISSING,
+                                     f"Conditionally Required Field Missing ({error.tag}): "
+                                     f"tag {describe_tag(error.tag)} is required")
         except FixDecodeError as error:
-            log.info("fix_bad_field", session=session_label(session), msg_type=kind, tag=error.tag,
-                     reason=error.reason)
-            raise fix.IncorrectTagValue(error.tag) from None
-        try:
-            self._worker.submit(command)
-        except QueueFull:
-            # Back-pressure: refuse the message at the session level rather than queue without bound.
-            log.error("engine_saturated", session=session_label(session), msg_type=kind)
-            raise fix.UnsupportedMessageType() from None
+            reject = session_reject(message, kind, error.tag, error.session_reject_reason, error.text)
+        except Exception:  # noqa: BLE001 - fail closed: answer, never drop silently
+            log.exception("fix_decode_failed", session=session_label(session), msg_type=kind)
+            reject = session_reject(message, kind, None, OTHER, "the message could not be read and was refused")
+        log.debug("fix_message_refused", session=session_label(session), msg_type=kind)
+        send(reject, session)
+        return None
 
+    def _refuse_throttled(self, command: object, sender: str, text: str) -> None:
+        now_s = time.monotonic()
+        if now_s - self._throttle_logged_at.get(sender, 0.0) >= THROTTLE_LOG_INTERVAL_S:
+            self._throttle_logged_at[sender] = now_s
+            log.warning("session_throttled", session=sender, text=text)
+        for reply in failure_reply(command, RejectReason.THROTTLED, text):
+            self._reply(reply)
 
-    def _quote_cancel_decoder(self, sender: SessionName):
+    def _quote_cancel_decoder(self, sender: SessionName) -> Callable[[fix.Message, SessionName], object]:
         """QuoteCancel means 'withdraw my quote' from a solver and 'withdraw my RFQ' from a requester."""
         party = self._policy.counterparty(sender)
         as_solver = party is not None and party.role.can_quote() and not party.role.can_request()
         return lambda message, who: quote_codec.decode_quote_cancel(message, who, as_solver)
+
+
+SEND_FAILURE_LOG_INTERVAL_S = 1.0
 
 
 class OutboundSender:
@@ -121,11 +187,24 @@ class OutboundSender:
     def __init__(self, gateway_comp_id: str, clock: Clock) -> None:
         self._comp_id = gateway_comp_id
         self._clock = clock
+        self._failures: dict[str, tuple[float, int]] = {}  # session -> (last logged at, unlogged failures)
+        self._lock = threading.Lock()
 
     def __call__(self, message: out.Outbound) -> None:
         fix_message = self.render(message, self._clock.now())
         if not send(fix_message, session_id(self._comp_id, message.to)):
-            log.warning("fix_send_failed", session=message.to, message=type(message).__name__)
+            self._send_failed(message)
+
+    def _send_failed(self, message: out.Outbound) -> None:
+        """Logged at most once a second per session (a session gone mid-flood fails thousands of sends)."""
+        now_s = time.monotonic()
+        with self._lock:
+            logged_at, missed = self._failures.get(message.to, (0.0, 0))
+            if now_s - logged_at < SEND_FAILURE_LOG_INTERVAL_S:
+                self._failures[message.to] = (logged_at, missed + 1)
+                return
+            self._failures[message.to] = (now_s, 0)
+        log.warning("fix_send_failed", session=message.to, message=type(message).__name__, also_failed=missed)
 
     @staticmethod
     def render(message: out.Outbound, now: datetime) -> fix.Message:

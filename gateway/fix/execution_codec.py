@@ -67,12 +67,12 @@ def decode_solver_report(message: fix.Message, sender: SessionName) -> ReportExe
         raise BadFieldValue(t.EXEC_TYPE, exec_type, "F (Trade), 4 (Canceled) or 8 (Rejected)")
     return ReportExecution(
         solver=sender,
-        quote_resp_id=body.text(t.QUOTE_RESP_ID),
-        exec_id=body.text(t.EXEC_ID),
+        quote_resp_id=body.identifier(t.QUOTE_RESP_ID),
+        exec_id=body.identifier(t.EXEC_ID),
         outcome=outcome,
         last_price=body.optional_decimal(t.LAST_PX),
         last_quantity=body.optional_decimal(t.LAST_QTY),
-        text=body.optional_text(t.TEXT),
+        text=body.free_text(t.TEXT),
     )
 
 

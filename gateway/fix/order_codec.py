@@ -7,7 +7,7 @@ import quickfix as fix
 
 from fixio import tags as t
 from fixio.errors import BadFieldValue
-from fixio.reader import FixReader
+from fixio.reader import MAX_SYMBOL_CHARS, FixReader
 from fixio.writer import new_message, put
 from gateway.domain import outbound as out
 from gateway.domain.commands import CancelRfq, QueryOrder, RequestQuote
@@ -28,7 +28,8 @@ def decode_new_order(message: fix.Message, sender: SessionName) -> RequestQuote:
     if ord_type != ORD_TYPE_LIMIT:
         raise BadFieldValue(t.ORD_TYPE, ord_type, "2 (Limit): orders enter as RFQs bounded by their limit")
     return RequestQuote(
-        requester=sender, client_req_id=body.text(t.CL_ORD_ID), symbol=body.text(t.SYMBOL),
+        requester=sender, client_req_id=body.identifier(t.CL_ORD_ID),
+        symbol=body.identifier(t.SYMBOL, MAX_SYMBOL_CHARS),
         side=parse_side(body.text(t.SIDE)), quantity=body.decimal(t.ORDER_QTY), limit_price=body.decimal(t.PRICE),
         mode=ExecutionMode.IMMEDIATE, origin=RfqOrigin.ORDER,
     )
@@ -36,13 +37,15 @@ def decode_new_order(message: fix.Message, sender: SessionName) -> RequestQuote:
 
 def decode_cancel_request(message: fix.Message, sender: SessionName) -> CancelRfq:
     body = FixReader(message)
-    return CancelRfq(requester=sender, client_req_id=body.text(t.ORIG_CL_ORD_ID), cancel_id=body.text(t.CL_ORD_ID),
+    return CancelRfq(requester=sender, client_req_id=body.identifier(t.ORIG_CL_ORD_ID),
+                     cancel_id=body.identifier(t.CL_ORD_ID),
                      order_cancel=True)
 
 
 def decode_status_request(message: fix.Message, sender: SessionName) -> QueryOrder:
     body = FixReader(message)
-    return QueryOrder(requester=sender, cl_ord_id=body.text(t.CL_ORD_ID), symbol=body.text(t.SYMBOL),
+    return QueryOrder(requester=sender, cl_ord_id=body.identifier(t.CL_ORD_ID),
+                      symbol=body.identifier(t.SYMBOL, MAX_SYMBOL_CHARS),
                       side=parse_side(body.text(t.SIDE)))
 
 

@@ -9,7 +9,7 @@ import quickfix as fix
 
 from fixio import tags as t
 from fixio.errors import BadFieldValue, FixDecodeError
-from fixio.reader import FixReader
+from fixio.reader import MAX_SYMBOL_CHARS, FixReader
 from fixio.writer import new_group, new_message, put
 from gateway.domain import outbound as out
 from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, RequestQuote, ResponseType, SubmitQuote
@@ -64,8 +64,8 @@ def decode_quote_request(message: fix.Message, sender: SessionName) -> RequestQu
     entry = entries[0]
     return RequestQuote(
         requester=sender,
-        client_req_id=body.text(t.QUOTE_REQ_ID),
-        symbol=entry.text(t.SYMBOL),
+        client_req_id=body.identifier(t.QUOTE_REQ_ID),
+        symbol=entry.identifier(t.SYMBOL, MAX_SYMBOL_CHARS),
         side=parse_side(entry.text(t.SIDE)),
         quantity=entry.decimal(t.ORDER_QTY),
         limit_price=entry.optional_decimal(t.PRICE),
@@ -87,9 +87,9 @@ def decode_quote_cancel(message: fix.Message, sender: SessionName, as_solver: bo
     body = FixReader(message)
     cancel_type = body.text(QUOTE_CANCEL_TYPE)
     if as_solver:
-        quote_id = None if cancel_type == CANCEL_ALL_QUOTES else body.text(t.QUOTE_ID)
-        return CancelQuote(solver=sender, quote_req_id=body.text(t.QUOTE_REQ_ID), solver_quote_id=quote_id)
-    client_req_id = body.optional_text(t.QUOTE_REQ_ID) or body.text(t.QUOTE_ID)
+        quote_id = None if cancel_type == CANCEL_ALL_QUOTES else body.identifier(t.QUOTE_ID)
+        return CancelQuote(solver=sender, quote_req_id=body.identifier(t.QUOTE_REQ_ID), solver_quote_id=quote_id)
+    client_req_id = body.optional_identifier(t.QUOTE_REQ_ID) or body.identifier(t.QUOTE_ID)
     return CancelRfq(requester=sender, client_req_id=client_req_id, cancel_id=client_req_id)
 
 
@@ -97,9 +97,9 @@ def decode_quote(message: fix.Message, sender: SessionName) -> SubmitQuote:
     body = FixReader(message)
     return SubmitQuote(
         solver=sender,
-        solver_quote_id=body.text(t.QUOTE_ID),
-        quote_req_id=body.text(t.QUOTE_REQ_ID),
-        symbol=body.text(t.SYMBOL),
+        solver_quote_id=body.identifier(t.QUOTE_ID),
+        quote_req_id=body.identifier(t.QUOTE_REQ_ID),
+        symbol=body.identifier(t.SYMBOL, MAX_SYMBOL_CHARS),
         bid_price=body.optional_decimal(t.BID_PX),
         offer_price=body.optional_decimal(t.OFFER_PX),
         bid_size=body.optional_decimal(t.BID_SIZE),
@@ -112,8 +112,8 @@ def decode_quote_response(message: fix.Message, sender: SessionName) -> AcceptQu
     body = FixReader(message)
     return AcceptQuote(
         requester=sender,
-        client_resp_id=body.text(t.QUOTE_RESP_ID),
-        quote_id=body.text(t.QUOTE_ID),
+        client_resp_id=body.identifier(t.QUOTE_RESP_ID),
+        quote_id=body.identifier(t.QUOTE_ID),
         response_type=RESPONSE_TYPES.get(body.text(t.QUOTE_RESP_TYPE), ResponseType.OTHER),
     )
 

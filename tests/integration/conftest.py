@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -77,9 +78,12 @@ REGULAR_SESSION = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 
 def start_stack(tmp_path, database_url: str | None = None, mqtt_url: str | None = None,
-                with_broker: bool = True, mqtt_topic_prefix: str = "rfq/events") -> RunningStack:
+                with_broker: bool = True, mqtt_topic_prefix: str = "rfq/events",
+                adjust: Callable[[Settings], Settings] | None = None) -> RunningStack:
     clock = FakeClock(REGULAR_SESSION)
     settings = stack_settings(tmp_path, database_url, mqtt_url, mqtt_topic_prefix)
+    if adjust is not None:
+        settings = adjust(settings)
     stack = Stack(settings, clock=clock, with_broker=with_broker)
     stack.start()
     running = RunningStack(stack, clock)

@@ -25,7 +25,8 @@ def running(tmp_path_factory):
     running.close()
 
 
-def raw_logon(port: int, sender: str, target: str = "RFQGW") -> simplefix.FixMessage:
+def raw_logon(port: int, sender: str, target: str = "RFQGW",
+              credentials: tuple[str, str] | None = None) -> simplefix.FixMessage:
     """Log on with a bare socket and return the gateway's first answer."""
     logon = simplefix.FixMessage()
     for tag, value in ((8, "FIX.4.4"), (35, "A"), (49, sender), (56, target), (34, 1)):
@@ -33,6 +34,9 @@ def raw_logon(port: int, sender: str, target: str = "RFQGW") -> simplefix.FixMes
     logon.append_utc_timestamp(52, header=True)
     logon.append_pair(98, 0)
     logon.append_pair(108, 30)
+    if credentials is not None:
+        logon.append_pair(553, credentials[0])
+        logon.append_pair(554, credentials[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         connection.sendall(logon.encode())
         parser = simplefix.FixParser()
@@ -63,7 +67,8 @@ def test_unknown_comp_id_gets_a_logout_with_text(running):
 
 
 def test_second_logon_of_a_live_session_gets_a_logout_with_text(running):
-    answer = raw_logon(running.stack.settings.gateway.port, "REQ1")
+    # "already logged on" is only said to a peer whose credentials were verified
+    answer = raw_logon(running.stack.settings.gateway.port, "REQ1", credentials=running.stack.credentials_of("REQ1"))
     assert answer.get(35) == b"5" and b"already logged on" in answer.get(58)
     assert "REQ1" in running.stack.engine.book.logged_on  # the live session is untouched
 

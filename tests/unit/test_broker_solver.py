@@ -142,6 +142,20 @@ def test_a_silent_order_is_polled_every_5_s_and_cancelled_at_30_s_then_reported(
     assert rig.store.fills == ["x2"] and "MintStockTokens" in rig.store.events
 
 
+def test_an_order_timeout_cancel_is_reported_as_the_brokers_timeout_not_a_cancel_on_request():
+    rig = make_rig()
+    win(rig)
+    rig.solver.orders.on_report(venue("x1", "0", "0"))
+    rig.clock.advance(30)
+    rig.solver.orders.on_tick()
+    assert rig.sent["cancels"]
+    canceled = venue("x2", "4", "4")
+    rig.solver.orders.on_report(type(canceled)(**{**canceled.__dict__, "text": "canceled on request"}))
+    [report] = rig.sent["reports"]
+    assert report.filled is False
+    assert report.text == "venue order canceled by the broker after its 30 s order timeout; 0 of 10 filled"
+
+
 def test_a_rejected_order_is_retried_with_the_next_cl_ord_id_then_given_up():
     rig = make_rig()
     win(rig)
