@@ -19,10 +19,10 @@ from broker.order_manager import OrderManager, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver, PriceSource
 from broker.store import BrokerStore
-from fixio.engine import FixEngine
-from fixio.settings_builder import EngineSpec, SessionSpec
-from rfq_runtime.clock import Clock
-from rfq_runtime.worker import CommandWorker
+from core.clock import Clock
+from runtime.worker import CommandWorker
+from transport.fix.engine import FixEngine
+from transport.fix.settings_builder import EngineSpec, SessionSpec
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from gateway.domain.events import DomainEvent
-from rfq_runtime.clock import Clock
+from core.clock import Clock
+from core.events import DomainEvent
 
 MAX_PENDING_WITHDRAWALS = 10_000
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import structlog
 
-from rfq_runtime.clock import Clock
+from core.clock import Clock
 
 log = structlog.get_logger(__name__)
 

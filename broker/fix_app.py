@@ -19,11 +19,11 @@ from broker.messages import (
     StatusQuery,
     VenueSessionDone,
 )
-from fixio.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
-from fixio.errors import FixDecodeError
-from fixio.settings_builder import session_id
-from rfq_runtime.clock import Clock
-from rfq_runtime.worker import CommandWorker
+from core.clock import Clock
+from runtime.worker import CommandWorker
+from transport.fix.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
+from transport.fix.errors import FixDecodeError
+from transport.fix.settings_builder import session_id
 
 log = structlog.get_logger(__name__)
 

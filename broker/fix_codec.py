@@ -18,10 +18,11 @@ from broker.messages import (
     StatusQuery,
     VenueExecution,
 )
-from fixio import tags as t
-from fixio.reader import FixReader
-from fixio.writer import new_message, put
-from gateway.fix.quote_codec import RELATED_SYM_TAGS, SIDE_CODES, parse_side
+from gateway.fix.quote_codec import RELATED_SYM_TAGS
+from transport.fix import tags as t
+from transport.fix.reader import FixReader
+from transport.fix.sides import SIDE_CODES, parse_side
+from transport.fix.writer import new_message, put
 
 TIME_IN_FORCE_CODES = {"day": "0", "ioc": "3"}
 ORD_REJ_REASON = 103

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from gateway.domain.types import Side
+from core.types import Side
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import aiomqtt
 import structlog
 
 from broker.feeds import PriceFeed
-from gateway.outbox_relay import parse_mqtt_url
-from rfq_runtime.clock import Clock
+from core.clock import Clock
+from transport.mqtt import parse_mqtt_url
 
 log = structlog.get_logger(__name__)
 

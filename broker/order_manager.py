@@ -16,7 +16,7 @@ import structlog
 from broker.messages import CancelOrder, OrderToSend, StatusQuery, VenueExecution
 from broker.orders import OrderState, UnexpectedReport, VenueOrder
 from broker.state import BrokerRfq
-from rfq_runtime.clock import Clock
+from core.clock import Clock
 
 log = structlog.get_logger(__name__)
 

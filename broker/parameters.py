@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from settlement.models_broker import BrokerParameter
+from broker.models import BrokerParameter
 
 MARGIN_LIMIT_BPS = Decimal(1000)  # 10%: anything above is a typo, not a price
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from gateway.domain.types import Side
+from core.types import Side
 
 BPS = Decimal("0.0001")
 SETTLE_PRICE_STEP = Decimal("0.0001")

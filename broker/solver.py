@@ -18,9 +18,9 @@ from broker.messages import ExecutionToReport, QuoteToSend, QuoteWon, RfqOffered
 from broker.order_manager import OrderManager, OrderOutcome
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.state import BrokerRfq, BrokerRfqState, BrokerTrigger
+from core.clock import Clock
+from core.types import RfqId, Side
 from gateway.domain.events import OrderSent
-from gateway.domain.types import RfqId, Side
-from rfq_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
 

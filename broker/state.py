@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from gateway.domain.types import Side
+from core.types import Side
 
 
 class BrokerRfqState(StrEnum):

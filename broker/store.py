@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from broker import models as rows
 from broker.messages import OrderToSend, VenueExecution
 from broker.orders import OrderState, VenueOrder
 from broker.state import TERMINAL_BROKER_STATES, BrokerRfq, BrokerRfqState
-from gateway.domain.events import DomainEvent
-from gateway.domain.types import Side
-from gateway.rules.market_hours import EXCHANGE_TZ
-from settlement import models_broker as rows
+from core.events import DomainEvent
+from core.types import Side
+from marketcal.sessions import EXCHANGE_TZ
 
 
 class BrokerStore:

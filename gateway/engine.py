@@ -19,7 +19,8 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from gateway import handlers_expiry, handlers_intake, handlers_lifecycle, handlers_quotes, handlers_settlement
+from core.clock import Clock
+from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.commands import (
@@ -36,10 +37,14 @@ from gateway.domain.commands import (
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
 from gateway.domain.policy import GatewayPolicy
-from gateway.domain.types import RejectReason, SessionName
+from gateway.domain.types import RejectReason
 from gateway.engine_rejects import failure_reply, rejection_for
+from gateway.handlers import expiry as handlers_expiry
+from gateway.handlers import intake as handlers_intake
+from gateway.handlers import lifecycle as handlers_lifecycle
+from gateway.handlers import quotes as handlers_quotes
+from gateway.handlers import settlement as handlers_settlement
 from gateway.repository import find_rfq_by_client_id, load_book, save_changeset
-from rfq_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
 

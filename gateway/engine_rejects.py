@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import RfqBook
 from gateway.domain.commands import (
@@ -16,7 +17,7 @@ from gateway.domain.commands import (
 )
 from gateway.domain.errors import DomainRejection
 from gateway.domain.rfq import RfqOrigin
-from gateway.domain.types import RejectReason, SessionName
+from gateway.domain.types import RejectReason
 
 
 def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> list[out.Outbound]:

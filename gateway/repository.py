@@ -4,11 +4,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.types import QuoteId, RfqId, SessionName, Side
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
-from gateway.domain.types import QuoteId, RfqId, SessionName, Side
-from settlement import models
+from gateway.models import FillRow, QuoteRow, RfqRow
 
 
 def save_changeset(uow, changes: Changeset) -> None:
@@ -21,15 +21,15 @@ def save_changeset(uow, changes: Changeset) -> None:
         session.merge(_quote_row(quote))
     session.flush()
     for fill in changes.fills:
-        session.add(models.Fill(rfq_id=fill.rfq_id, quote_id=fill.quote_id, exec_id=fill.exec_id,
+        session.add(FillRow(rfq_id=fill.rfq_id, quote_id=fill.quote_id, exec_id=fill.exec_id,
                                 last_price=fill.last_price, last_quantity=fill.last_quantity,
                                 nbbo_bid=fill.nbbo_bid, nbbo_offer=fill.nbbo_offer, created_at=fill.occurred_at))
     for event in changes.events:
         uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
 
 
-def _rfq_row(rfq: Rfq) -> models.Rfq:
-    return models.Rfq(
+def _rfq_row(rfq: Rfq) -> RfqRow:
+    return RfqRow(
         id=rfq.rfq_id, requester_session=rfq.requester, requester_account=rfq.requester_account,
         client_req_id=rfq.client_req_id, symbol=rfq.symbol, side=rfq.side.value, quantity=rfq.quantity,
         limit_price=rfq.limit_price, state=rfq.state.value, mode=rfq.mode.value, origin=rfq.origin.value,
@@ -41,8 +41,8 @@ def _rfq_row(rfq: Rfq) -> models.Rfq:
     )
 
 
-def _quote_row(quote: Quote) -> models.Quote:
-    return models.Quote(
+def _quote_row(quote: Quote) -> QuoteRow:
+    return QuoteRow(
         id=quote.quote_id, rfq_id=quote.rfq_id, solver_session=quote.solver, solver_account=quote.solver_account,
         solver_quote_id=quote.solver_quote_id, bid_price=quote.bid_price, offer_price=quote.offer_price,
         bid_size=quote.bid_size, offer_size=quote.offer_size, valid_until=quote.valid_until,
@@ -50,7 +50,7 @@ def _quote_row(quote: Quote) -> models.Quote:
     )
 
 
-def rfq_from_row(row: models.Rfq) -> Rfq:
+def rfq_from_row(row: RfqRow) -> Rfq:
     return Rfq(
         rfq_id=RfqId(row.id), requester=SessionName(row.requester_session), requester_account=row.requester_account,
         client_req_id=row.client_req_id, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
@@ -63,7 +63,7 @@ def rfq_from_row(row: models.Rfq) -> Rfq:
     )
 
 
-def quote_from_row(row: models.Quote, sequence: int) -> Quote:
+def quote_from_row(row: QuoteRow, sequence: int) -> Quote:
     return Quote(
         quote_id=QuoteId(row.id), rfq_id=RfqId(row.rfq_id), solver=SessionName(row.solver_session),
         solver_account=row.solver_account, solver_quote_id=row.solver_quote_id, bid_price=row.bid_price,
@@ -75,20 +75,20 @@ def quote_from_row(row: models.Quote, sequence: int) -> Quote:
 
 def load_book(session: Session) -> RfqBook:
     """Rebuild the engine's memory after a restart: every open RFQ with its quotes."""
-    highest_rfq = session.scalar(select(func.max(models.Rfq.id))) or 0
-    quote_count = session.scalar(select(func.count(models.Quote.id))) or 0
+    highest_rfq = session.scalar(select(func.max(RfqRow.id))) or 0
+    quote_count = session.scalar(select(func.count(QuoteRow.id))) or 0
     book = RfqBook(next_rfq_id=highest_rfq + 1, next_quote_sequence=quote_count + 1)
     open_states = [state.value for state in RfqState if state not in TERMINAL_STATES]
-    rows = session.scalars(select(models.Rfq).where(models.Rfq.state.in_(open_states))).all()
+    rows = session.scalars(select(RfqRow).where(RfqRow.state.in_(open_states))).all()
     changes = Changeset(rfqs=[rfq_from_row(row) for row in rows])
-    quote_rows = session.scalars(select(models.Quote).where(models.Quote.rfq_id.in_([row.id for row in rows]))
-                                 .order_by(models.Quote.received_at, models.Quote.id)).all()
+    quote_rows = session.scalars(select(QuoteRow).where(QuoteRow.rfq_id.in_([row.id for row in rows]))
+                                 .order_by(QuoteRow.received_at, QuoteRow.id)).all()
     changes.quotes = [quote_from_row(row, sequence) for sequence, row in enumerate(quote_rows, start=1)]
     book.apply(changes)
     return book
 
 
 def find_rfq_by_client_id(session: Session, requester: str, client_req_id: str) -> Rfq | None:
-    row = session.scalar(select(models.Rfq).where(models.Rfq.requester_session == requester,
-                                                  models.Rfq.client_req_id == client_req_id))
+    row = session.scalar(select(RfqRow).where(RfqRow.requester_session == requester,
+                                                  RfqRow.client_req_id == client_req_id))
     return rfq_from_row(row) if row is not None else None

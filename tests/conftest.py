@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
-from settlement.ledger import Clock, utc_now
-from settlement.uow import SqlUnitOfWork
+from core.clock import utc_now
+from db.engine import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+from ledger.ledger import Clock
+from ledger.uow import SqlUnitOfWork
 
 POSTGRES_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
 POSTGRES_ADMIN_URL = f"{POSTGRES_SERVER_URL}/test"

@@ -20,9 +20,9 @@ from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import quickfix as fix
 
-from fixio.application import GuardedApplication
-from fixio.engine import FixEngine
-from fixio.settings_builder import EngineSpec, SessionSpec, session_id
+from transport.fix.application import GuardedApplication
+from transport.fix.engine import FixEngine
+from transport.fix.settings_builder import EngineSpec, SessionSpec, session_id
 
 SOH = "\x01"
 HEADER_TAGS = frozenset({8, 9, 34, 35, 49, 52, 56})

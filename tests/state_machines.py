@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+from db.engine import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
 
 
 class SqliteExampleMachine(RuleBasedStateMachine):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from core.types import QuoteId, RfqId, SessionName, Side
 from gateway.domain.commands import (
     AcceptQuote,
     ExecutionOutcome,
@@ -15,7 +16,6 @@ from gateway.domain.commands import (
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
 from gateway.domain.quotes import Quote
 from gateway.domain.rfq import Rfq, RfqState
-from gateway.domain.types import QuoteId, RfqId, SessionName, Side
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

@@ -27,14 +27,14 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.recon_cli import add_reconcile_parser, run_reconcile  # noqa: E402
-from gateway.rules.reference import seed_reference_data  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from rfq_runtime.logging import configure_logging  # noqa: E402
-from settlement.db import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head  # noqa: E402
-from settlement.models_broker import VenueFill, VenueOrder  # noqa: E402
-from settlement.recon_files import net_amount, statement_csv  # noqa: E402
-from settlement.reconciliation import StatementRow  # noqa: E402
+from app.reference_data import seed_reference_data
+from app.settings import Settings
+from broker.models import VenueFill, VenueOrder
+from db.engine import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
+from ops.recon_cli import add_reconcile_parser, run_reconcile
+from recon.files import net_amount, statement_csv
+from recon.reconciliation import StatementRow
+from runtime.logging import configure_logging
 
 TRADE_DATE = date(2026, 11, 20)  # a Friday: settles Monday 2026-11-23
 SETTLEMENT_DATE = date(2026, 11, 23)

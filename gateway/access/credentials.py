@@ -20,8 +20,9 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from settlement.ledger import Clock, utc_now
-from settlement.models_access import USERNAME_LENGTH, SessionCredentialRow
+from core.clock import utc_now
+from gateway.access.models import USERNAME_LENGTH, SessionCredentialRow
+from ledger.ledger import Clock
 
 log = structlog.get_logger(__name__)
 

@@ -13,8 +13,9 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from settlement.ledger import Clock, utc_now
-from settlement.models_access import OPERATOR_COMMANDS, REASON_LENGTH, OperatorCommandRow, SolverStatusRow
+from core.clock import utc_now
+from gateway.access.models import OPERATOR_COMMANDS, REASON_LENGTH, OperatorCommandRow, SolverStatusRow
+from ledger.ledger import Clock
 
 log = structlog.get_logger(__name__)
 

@@ -10,11 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.domain.events import DomainEvent
+from core.events import DomainEvent
+from core.types import QuoteId, RfqId, SessionName
 from gateway.domain.outbound import Outbound
 from gateway.domain.quotes import Quote, QuoteStatus, best_quote
 from gateway.domain.rfq import Rfq, RfqState
-from gateway.domain.types import QuoteId, RfqId, SessionName
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from core.types import SessionName, Side
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
-from gateway.domain.types import SessionName, Side
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from gateway.domain.types import RejectReason, SessionName
+from core.types import SessionName
+from gateway.domain.types import RejectReason
 
 
 class Role(StrEnum):

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from core.types import QuoteId, RfqId, SessionName, Side
 from gateway.domain.errors import InvalidTransition
-from gateway.domain.types import QuoteId, RfqId, SessionName, Side
 
 
 class RfqState(StrEnum):

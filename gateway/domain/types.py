@@ -1,28 +1,13 @@
-"""Value types of the RFQ domain: typed identifiers, enums and money rounding."""
+"""Value types of the RFQ domain: reject reasons and the requester's cash rounding.
+
+Identifiers and Side are core's (core/types.py); CENT and the wide money context core/money.py's."""
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
-from typing import NewType
 
-RfqId = NewType("RfqId", int)
-QuoteId = NewType("QuoteId", str)  # the gateway's own quote id, shown to requesters
-SessionName = NewType("SessionName", str)  # a FIX counterparty, by its CompID
-
-CASH_ASSET = "USDC"
-CENT = Decimal("0.01")
-# Wide enough for any product of two storable amounts (26 + 12 digits each): money arithmetic
-# never rounds silently or overflows the default 28-digit context.
-MONEY_CONTEXT = Context(prec=80)
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def opposite(self) -> "Side":
-        return Side.SELL if self is Side.BUY else Side.BUY
+from core.money import CENT, MONEY_CONTEXT
+from core.types import Side
 
 
 class RejectReason(StrEnum):

@@ -17,7 +17,17 @@ from typing import Protocol
 import quickfix as fix
 import structlog
 
-from fixio.application import (
+from core.clock import Clock
+from core.types import SessionName
+from gateway.domain import outbound as out
+from gateway.domain.commands import SessionStatusChanged
+from gateway.domain.policy import GatewayPolicy
+from gateway.domain.types import RejectReason
+from gateway.engine_rejects import failure_reply
+from gateway.fix import execution_codec, order_codec, quote_codec
+from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits
+from runtime.worker import CommandWorker, QueueFull
+from transport.fix.application import (
     GuardedApplication,
     enable_session,
     logout_session,
@@ -26,19 +36,10 @@ from fixio.application import (
     send,
     session_label,
 )
-from fixio.dictionary import describe_tag
-from fixio.errors import OTHER, FixDecodeError, MissingField
-from fixio.rejects import CONDITIONALLY_REQUIRED_FIELD_MISSING, business_reject, session_reject
-from fixio.settings_builder import session_id
-from gateway.domain import outbound as out
-from gateway.domain.commands import SessionStatusChanged
-from gateway.domain.policy import GatewayPolicy
-from gateway.domain.types import RejectReason, SessionName
-from gateway.engine_rejects import failure_reply
-from gateway.fix import execution_codec, order_codec, quote_codec
-from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits
-from rfq_runtime.clock import Clock
-from rfq_runtime.worker import CommandWorker, QueueFull
+from transport.fix.dictionary import describe_tag
+from transport.fix.errors import OTHER, FixDecodeError, MissingField
+from transport.fix.rejects import CONDITIONALLY_REQUIRED_FIELD_MISSING, business_reject, session_reject
+from transport.fix.settings_builder import session_id
 
 log = structlog.get_logger(__name__)
 

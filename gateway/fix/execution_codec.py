@@ -7,15 +7,16 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from fixio import tags as t
-from fixio.errors import BadFieldValue
-from fixio.reader import FixReader
-from fixio.writer import new_message, put
+from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.commands import ExecutionOutcome, ReportExecution
 from gateway.domain.rfq import RfqState
-from gateway.domain.types import RejectReason, SessionName
-from gateway.fix.quote_codec import SIDE_CODES
+from gateway.domain.types import RejectReason
+from transport.fix import tags as t
+from transport.fix.errors import BadFieldValue
+from transport.fix.reader import FixReader
+from transport.fix.sides import SIDE_CODES
+from transport.fix.writer import new_message, put
 
 EXEC_TYPE_TRADE = "F"
 EXEC_TYPE_REJECTED = "8"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from rfq_runtime.rate_limit import TokenBucket
+from runtime.rate_limit import TokenBucket
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from fixio.framing import FramingError, ParsedMessage, parse_message, printable, split_fields
+from transport.fix.framing import FramingError, ParsedMessage, parse_message, printable, split_fields
 
 FIX_VERSION = b"FIX.4.4"
 REQUIRED_TAGS = {49: "SenderCompID", 56: "TargetCompID", 34: "MsgSeqNum", 52: "SendingTime",

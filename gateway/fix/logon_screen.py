@@ -32,7 +32,6 @@ from pathlib import Path
 import simplefix
 import structlog
 
-from fixio.framing import FrameKind, FrameScanner
 from gateway.fix.logon_rules import (
     WRONG_CREDENTIALS,
     LogonRefusal,
@@ -43,6 +42,7 @@ from gateway.fix.logon_rules import (
     screen_logon,
 )
 from gateway.fix.screen_relay import RelayHooks, RelayLimits, relay
+from transport.fix.framing import FrameKind, FrameScanner
 
 log = structlog.get_logger(__name__)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import quickfix as fix
 
-from fixio import tags as t
-from fixio.errors import BadFieldValue
-from fixio.reader import MAX_SYMBOL_CHARS, FixReader
-from fixio.writer import new_message, put
+from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.commands import CancelRfq, QueryOrder, RequestQuote
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
-from gateway.domain.types import SessionName
-from gateway.fix.quote_codec import parse_side
+from transport.fix import tags as t
+from transport.fix.errors import BadFieldValue
+from transport.fix.reader import MAX_SYMBOL_CHARS, FixReader
+from transport.fix.sides import parse_side
+from transport.fix.writer import new_message, put
 
 ORD_TYPE_LIMIT = "2"
 TIME_IN_FORCE_DAY = "0"

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import quickfix as fix
 
-from fixio import tags as t
-from fixio.errors import BadFieldValue, FixDecodeError
-from fixio.reader import MAX_SYMBOL_CHARS, FixReader
-from fixio.writer import new_group, new_message, put
+from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, RequestQuote, ResponseType, SubmitQuote
 from gateway.domain.rfq import ExecutionMode
-from gateway.domain.types import RejectReason, SessionName, Side
+from gateway.domain.types import RejectReason
+from transport.fix import tags as t
+from transport.fix.errors import BadFieldValue, FixDecodeError
+from transport.fix.reader import MAX_SYMBOL_CHARS, FixReader
+from transport.fix.sides import SIDE_CODES, parse_side
+from transport.fix.writer import new_group, new_message, put
 
-SIDES = {t.SIDE_BUY: Side.BUY, t.SIDE_SELL: Side.SELL}
-SIDE_CODES = {Side.BUY: t.SIDE_BUY, Side.SELL: t.SIDE_SELL}
 RELATED_SYM_TAGS = [t.SYMBOL, t.SIDE, t.ORDER_QTY, t.EXPIRE_TIME, t.PRICE, t.RFQ_EXECUTION_MODE]
 RESPONSE_TYPES = {"1": ResponseType.HIT_LIFT, "6": ResponseType.PASS}
 EXECUTION_MODES = {"1": ExecutionMode.AWAIT_ACCEPT, "2": ExecutionMode.IMMEDIATE}
@@ -46,13 +46,6 @@ QUOTE_STATUS_CODES = {
     out.QuoteAck.EXPIRED: 7,
     out.QuoteAck.NOT_FOUND: 9,
 }
-
-
-def parse_side(raw: str) -> Side:
-    try:
-        return SIDES[raw]
-    except KeyError:
-        raise BadFieldValue(t.SIDE, raw, "1 (Buy) or 2 (Sell)") from None
 
 
 # -- inbound --------------------------------------------------------------------

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fixio.framing import FrameKind, FrameScanner
-from rfq_runtime.rate_limit import TokenBucket
+from runtime.rate_limit import TokenBucket
+from transport.fix.framing import FrameKind, FrameScanner
 
 RELAY_CHUNK_BYTES = 65536
 OVERSIZE_LOGOUT_WAIT_S = 2.0  # after asking QuickFIX to log a session out, close anyway after this

@@ -14,7 +14,8 @@ from gateway.rules.compliance import (
     PolicyScope,
     lei_problem,
 )
-from gateway.rules.market_hours import (
+from gateway.rules.refusal import Refusal
+from marketcal.sessions import (
     EXCHANGE_TZ,
     Holiday,
     HolidayKind,
@@ -25,7 +26,6 @@ from gateway.rules.market_hours import (
     TradingCalendar,
     TradingRules,
 )
-from gateway.rules.refusal import Refusal
 
 __all__ = [
     "EXCHANGE_TZ",

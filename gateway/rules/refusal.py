@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from gateway.domain.types import RejectReason
 
@@ -14,11 +13,3 @@ class Refusal:
 
     def __post_init__(self) -> None:
         assert self.text, "a refusal explains itself"
-
-
-def plain(value: Decimal) -> str:
-    """A decimal as people write it: 100 not 1E+2, 0.5 not 0.50."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from fixio.client import FixClient
-from gateway.settings import DATA_DICTIONARY, Settings
-from gateway.stack import Stack
-from rfq_runtime.clock import FakeClock
+from app.settings import Settings
+from app.stack import Stack
+from core.clock import FakeClock
+from transport.fix.client import FixClient
+from transport.fix.dictionary import DATA_DICTIONARY
 
 
 def free_port() -> int:

@@ -11,14 +11,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from gateway.access import CredentialCache, CredentialStore, OperatorCommandKind, OperatorQueue, SolverStatusStore
-from gateway.admin import ADMIN_PASSWORD_ENV, add_admin_parser, run_admin
+from app.settings import SessionSection, Settings
+from gateway.access.credentials import CredentialCache, CredentialStore
+from gateway.access.models import OperatorCommandRow, SessionCredentialRow, SolverStatusRow
+from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverStatusStore
 from gateway.domain.policy import Role
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
-from gateway.settings import SessionSection, Settings
-from settlement.models import Quote, Rfq
-from settlement.models_access import OperatorCommandRow, SessionCredentialRow, SolverStatusRow
-from settlement.uow import SqlUnitOfWork
+from gateway.models import QuoteRow, RfqRow
+from ledger.uow import SqlUnitOfWork
+from ops.admin import ADMIN_PASSWORD_ENV, add_admin_parser, run_admin
 
 UowFactory = Callable[..., SqlUnitOfWork]
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
@@ -63,8 +64,8 @@ def _table(output: str, first_header: str) -> list[list[str]]:
     return rows
 
 
-def _rfq(rfq_id: int, created_at: datetime, state: str, quantity: str, filled: str, average: str | None) -> Rfq:
-    return Rfq(id=rfq_id, requester_session="REQ1", requester_account="REQ1-ACC", client_req_id=f"c{rfq_id}",
+def _rfq(rfq_id: int, created_at: datetime, state: str, quantity: str, filled: str, average: str | None) -> RfqRow:
+    return RfqRow(id=rfq_id, requester_session="REQ1", requester_account="REQ1-ACC", client_req_id=f"c{rfq_id}",
                symbol="AAPL", side="buy", quantity=Decimal(quantity), limit_price=None, state=state,
                mode=ExecutionMode.AWAIT_ACCEPT.value, origin=RfqOrigin.QUOTE_REQUEST.value,
                created_at=created_at, submission_deadline=created_at + timedelta(seconds=60),
@@ -73,8 +74,8 @@ def _rfq(rfq_id: int, created_at: datetime, state: str, quantity: str, filled: s
 
 
 def _quote(quote_id: str, rfq_id: int, solver: str, bid: str | None, offer: str | None, received_at: datetime,
-           status: str = "live") -> Quote:
-    return Quote(id=quote_id, rfq_id=rfq_id, solver_session=solver, solver_account=f"{solver}-ACC",
+           status: str = "live") -> QuoteRow:
+    return QuoteRow(id=quote_id, rfq_id=rfq_id, solver_session=solver, solver_account=f"{solver}-ACC",
                  solver_quote_id=f"sq-{quote_id}", bid_price=Decimal(bid) if bid else None,
                  offer_price=Decimal(offer) if offer else None, bid_size=None, offer_size=None,
                  valid_until=None, received_at=received_at, status=status)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.settings import SessionLimitOverrides, SessionSection
+from app.settings import SessionLimitOverrides, SessionSection
 from tests.integration.conftest import start_stack, wait_until
 from tests.rawfix import RawFixSession
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from fixio import tags as t
-from gateway.stack import Stack
-from rfq_runtime.clock import FakeClock
-from settlement import models, models_broker
+from app.stack import Stack
+from broker import models as models_broker
+from core.clock import FakeClock
+from gateway.models import FillRow, RfqRow
 from tests.integration.conftest import REGULAR_SESSION, RunningStack, free_port, stack_settings, wait_until
+from transport.fix import tags as t
 
 pytestmark = [pytest.mark.fix, pytest.mark.mqtt]
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_connector_restart_settles_a_fill_made_while_it_was_down(tmp_path):
         wait_until(lambda: venue_engine.status(cl_ord_id, owner="BROKER").cum_qty == 10, timeout_s=15,
                    what="the venue filling the order while the connector is down")
         with stack.uow() as uow:
-            assert uow.session.get(models.Rfq, rfq_id).state == "AcceptedBinding"  # nothing settled yet
+            assert uow.session.get(RfqRow, rfq_id).state == "AcceptedBinding"  # nothing settled yet
 
         connector = connector_process(settings, log_path)
         filled = requester.wait_for(lambda m: m.msg_type == "8" and m.get(t.CL_ORD_ID) == "acc-restart"
@@ -87,8 +88,8 @@ def test_connector_restart_settles_a_fill_made_while_it_was_down(tmp_path):
         assert (filled[t.ORD_STATUS], Decimal(filled[t.LAST_QTY])) == ("2", Decimal(10))
         running.settle()
         with stack.uow() as uow:
-            assert uow.session.get(models.Rfq, rfq_id).state == "Filled"
-            assert uow.session.scalar(select(func.count(models.Fill.id)).where(models.Fill.rfq_id == rfq_id)) == 1
+            assert uow.session.get(RfqRow, rfq_id).state == "Filled"
+            assert uow.session.scalar(select(func.count(FillRow.id)).where(FillRow.rfq_id == rfq_id)) == 1
             orders = uow.session.scalars(select(models_broker.VenueOrder.cl_ord_id)
                                          .where(models_broker.VenueOrder.rfq_id == rfq_id)).all()
             assert orders == [cl_ord_id]  # never sent twice, never retried

@@ -7,8 +7,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
-from fixio import tags as t
-from fixio.client import FixClient, Received
+from transport.fix import tags as t
+from transport.fix.client import FixClient, Received
 
 pytestmark = pytest.mark.fix
 CENT = Decimal("0.01")

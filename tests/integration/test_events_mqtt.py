@@ -10,9 +10,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import func, select
 
-from fixio import tags as t
-from settlement import models
+from ledger.models import OutboxRow
 from tests.integration.conftest import start_stack, wait_until
+from transport.fix import tags as t
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.fix]
 
@@ -77,8 +77,8 @@ def test_events_of_a_filled_rfq_arrive_on_mosquitto(tmp_path):
         assert bodies[3]["payload"]["price"] == "229.995" and bodies[3]["payload"]["quantity"] == "2"
         assert bodies[4]["payload"]["cash_amount"] == "459.99"  # 2 x 229.995 = 459.99, to the cent
         with running.stack.uow() as uow:
-            unpublished = uow.session.scalar(select(func.count(models.DomainEvent.id))
-                                             .where(models.DomainEvent.published_at.is_(None)))
+            unpublished = uow.session.scalar(select(func.count(OutboxRow.id))
+                                             .where(OutboxRow.published_at.is_(None)))
         assert unpublished == 0
     finally:
         subscriber.close()

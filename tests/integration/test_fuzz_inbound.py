@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from settlement import models
+from gateway.models import RfqRow
+from ledger.models import Hold, JournalEntry, OutboxRow
 from tests.integration.conftest import start_stack, wait_until
 from tests.rawfix import RawFixSession
 
@@ -176,11 +177,11 @@ def _check_answers(role: str, raw: RawFixSession, sent: list[dict[tuple[str, byt
 def test_after_the_fuzz_the_ledger_is_whole_and_a_healthy_buy_goes_through(running, sessions):
     with running.stack.uow() as uow:
         assert uow.ledger.check_invariants() == []
-        events = Counter(uow.session.scalars(select(models.DomainEvent.event_type)))
-        entries = Counter(uow.session.scalars(select(models.JournalEntry.kind)))
+        events = Counter(uow.session.scalars(select(OutboxRow.event_type)))
+        entries = Counter(uow.session.scalars(select(JournalEntry.kind)))
         holds_without_acceptance = uow.session.scalar(
-            select(func.count()).select_from(models.Hold).join(models.Rfq, models.Rfq.id == models.Hold.rfq_id)
-            .where(models.Rfq.accepted_quote_id.is_(None)))
+            select(func.count()).select_from(Hold).join(RfqRow, RfqRow.id == Hold.rfq_id)
+            .where(RfqRow.accepted_quote_id.is_(None)))
     assert entries["lock"] == 2 * events["QuoteAccepted"]  # every hold comes from an accepted quote
     assert holds_without_acceptance == 0
     requester, solver = sessions["requester"], running.clients["SOLVER1"]

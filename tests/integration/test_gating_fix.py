@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from fixio import tags as t
-from gateway.stack import Stack
-from rfq_runtime.clock import FakeClock
+from app.stack import Stack
+from core.clock import FakeClock
 from tests.integration.conftest import RunningStack, stack_settings
+from transport.fix import tags as t
 
 pytestmark = pytest.mark.fix
 THANKSGIVING_2026 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)  # 10:00 New York, NYSE closed

@@ -165,7 +165,7 @@ def certificate(tmp_path_factory):
 def test_tls_on_the_public_port(tmp_path, certificate):
     import ssl
 
-    from gateway.settings import TlsSection
+    from app.settings import TlsSection
 
     cert, key = certificate
 

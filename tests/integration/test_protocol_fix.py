@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 import simplefix
 
-from fixio import tags as t
-from fixio.client import FixClient
 from tests.integration.conftest import start_stack, wait_until
+from transport.fix import tags as t
+from transport.fix.client import FixClient
 
 pytestmark = pytest.mark.fix
 D = Decimal
@@ -183,7 +183,7 @@ def test_order_that_no_quote_meets_expires(running):
 
 def logon_with(running, comp_id: str, password: str) -> FixClient:
     gateway = running.stack.settings.gateway
-    from gateway.settings import DATA_DICTIONARY
+    from transport.fix.dictionary import DATA_DICTIONARY
 
     return FixClient(comp_id, gateway.comp_id, gateway.host, gateway.port, running.stack.data_dir,
                      DATA_DICTIONARY, credentials=(comp_id, password))
@@ -207,7 +207,7 @@ def test_wrong_password_is_refused_with_a_logout_carrying_text(running):
 def test_operator_disables_a_solver_from_the_cli_and_its_quotes_are_pulled(running):
     import argparse
 
-    from gateway.admin import add_admin_parser, run_admin
+    from ops.admin import add_admin_parser, run_admin
 
     req = running.clients["REQ1"]
     rfq(req, "op-1", "MSFT", "1", 17)

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app.reference_data import seed_reference_data
+from app.settings import Settings
+from broker.models import VenueFill, VenueOrder
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
-from gateway.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
-from gateway.rules.reference import seed_reference_data
-from gateway.settings import Settings
-from settlement.models import Fill, Quote, Rfq
-from settlement.models_broker import VenueFill, VenueOrder
-from settlement.models_reconciliation import CustodyPosition, ReconBreak, ReconRun
-from settlement.recon_files import net_amount, positions_csv, statement_csv
-from settlement.reconciliation import CustodyHolding, StatementRow
-from settlement.uow import SqlUnitOfWork
+from gateway.models import FillRow, QuoteRow, RfqRow
+from ledger.uow import SqlUnitOfWork
+from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
+from recon.files import net_amount, positions_csv, statement_csv
+from recon.models import CustodyPosition, ReconBreak, ReconRun
+from recon.reconciliation import CustodyHolding, StatementRow
 
 UowFactory = Callable[..., SqlUnitOfWork]
 TRADE_DATE = date(2026, 11, 20)  # Friday
@@ -241,17 +241,17 @@ def test_reserves_check_against_custody(settings: Settings, seeded: UowFactory, 
 def _insert_gateway_fill(uow_factory: UowFactory, rfq_id: int, solver: str, side: str, price: str,
                          nbbo: tuple[str, str] | None, at: datetime) -> None:
     with uow_factory() as uow:
-        uow.session.add(Rfq(id=rfq_id, requester_session="REQ1", requester_account="REQ1", client_req_id=f"c{rfq_id}",
+        uow.session.add(RfqRow(id=rfq_id, requester_session="REQ1", requester_account="REQ1", client_req_id=f"c{rfq_id}",
                             symbol="AAPL", side=side, quantity=Decimal(100), limit_price=None, state="filled",
                             mode=ExecutionMode.AWAIT_ACCEPT.value, origin=RfqOrigin.QUOTE_REQUEST.value,
                             created_at=at, submission_deadline=at, acceptance_deadline=at,
                             filled_quantity=Decimal(100), average_price=Decimal(price), updated_at=at))
         uow.session.flush()
-        uow.session.add(Quote(id=f"q{rfq_id}", rfq_id=rfq_id, solver_session=solver, solver_account=solver,
+        uow.session.add(QuoteRow(id=f"q{rfq_id}", rfq_id=rfq_id, solver_session=solver, solver_account=solver,
                               solver_quote_id=f"sq{rfq_id}", bid_price=Decimal(price), offer_price=Decimal(price),
                               bid_size=None, offer_size=None, valid_until=None, received_at=at, status="accepted"))
         uow.session.flush()
-        uow.session.add(Fill(rfq_id=rfq_id, quote_id=f"q{rfq_id}", exec_id=f"x{rfq_id}", last_price=Decimal(price),
+        uow.session.add(FillRow(rfq_id=rfq_id, quote_id=f"q{rfq_id}", exec_id=f"x{rfq_id}", last_price=Decimal(price),
                              last_quantity=Decimal(100), nbbo_bid=Decimal(nbbo[0]) if nbbo else None,
                              nbbo_offer=Decimal(nbbo[1]) if nbbo else None, created_at=at))
         uow.commit()

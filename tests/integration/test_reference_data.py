@@ -10,20 +10,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.reference_data import seed_reference_data
+from app.settings import Settings
 from gateway.domain.types import RejectReason
-from gateway.rules.market_hours import ALL_SESSIONS, EXCHANGE_TZ, MarketSession
-from gateway.rules.reference import load_compliance, load_trading_rules, seed_reference_data
-from gateway.settings import Settings
-from settlement.models_reference import (
-    AccountRow,
-    EntityRow,
-    InstrumentRow,
-    InstrumentSessionRow,
-    MarketHolidayRow,
-    PolicyRuleRow,
-    QuantityLimitRow,
-)
-from settlement.uow import SqlUnitOfWork
+from gateway.rules.models import AccountRow, EntityRow, PolicyRuleRow
+from gateway.rules.store import load_compliance
+from ledger.uow import SqlUnitOfWork
+from marketcal.models import InstrumentRow, InstrumentSessionRow, MarketHolidayRow, QuantityLimitRow
+from marketcal.sessions import ALL_SESSIONS, EXCHANGE_TZ, MarketSession
+from marketcal.store import load_trading_rules
 
 UowFactory = Callable[..., SqlUnitOfWork]
 REFERENCE_TABLES = (InstrumentRow, InstrumentSessionRow, QuantityLimitRow, MarketHolidayRow, EntityRow, AccountRow,

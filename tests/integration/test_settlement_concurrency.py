@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from settlement.errors import InsufficientFunds, LedgerError
-from settlement.ledger import Balance, HoldView, Ledger
-from settlement.models import JournalEntry
-from settlement.uow import SqlUnitOfWork
+from ledger.errors import InsufficientFunds, LedgerError
+from ledger.ledger import Balance, HoldView, Ledger
+from ledger.models import JournalEntry
+from ledger.uow import SqlUnitOfWork
 
 UowFactory = Callable[..., SqlUnitOfWork]
 RACERS = 4

@@ -12,9 +12,10 @@ from sqlalchemy import Column, Engine, MetaData, String, create_engine, insert, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
-from settlement.db import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
-from settlement.models import Base, JournalLine
-from settlement.schema import metadata
+from db.base import Base
+from db.engine import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
+from db.schema import metadata
+from ledger.models import JournalLine
 
 SCHEMA_TABLES = set(metadata.tables)
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

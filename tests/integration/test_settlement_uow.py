@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from settlement.errors import InsufficientFunds
-from settlement.ledger import Balance
-from settlement.models import DomainEvent, JournalEntry
-from settlement.uow import SqlUnitOfWork
+from ledger.errors import InsufficientFunds
+from ledger.ledger import Balance
+from ledger.models import JournalEntry, OutboxRow
+from ledger.uow import SqlUnitOfWork
 
 UowFactory = Callable[..., SqlUnitOfWork]
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -20,7 +20,7 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 def _row_counts(uow_factory: UowFactory) -> tuple[int, int]:
     with uow_factory() as uow:
         entries = uow.session.scalar(select(func.count()).select_from(JournalEntry)) or 0
-        events = uow.session.scalar(select(func.count()).select_from(DomainEvent)) or 0
+        events = uow.session.scalar(select(func.count()).select_from(OutboxRow)) or 0
     return entries, events
 
 
@@ -72,7 +72,7 @@ def test_events_commit_and_publish_once(uow_factory: UowFactory) -> None:
         uow.commit()
     with uow_factory() as uow:
         assert uow.unpublished_events(limit=10) == []
-        published_at = uow.session.scalar(select(DomainEvent.published_at).where(DomainEvent.id == first))
+        published_at = uow.session.scalar(select(OutboxRow.published_at).where(OutboxRow.id == first))
         assert published_at == T0 + timedelta(seconds=2)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim.market import ExchangeQuote, Market
-from broker_sim.server import VenueServer
-from fixio.reader import format_decimal, format_utc_timestamp
 from tests.fixclient import FixTestClient, ReceivedMessage
+from transport.fix.reader import format_decimal, format_utc_timestamp
+from venue_sim.market import ExchangeQuote, Market
+from venue_sim.server import VenueServer
 
 pytestmark = pytest.mark.fix
 

@@ -11,13 +11,13 @@ from decimal import Decimal
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker_sim.market import Market
-from broker_sim.market_data import slugify
-from broker_sim.server import VenueServer
-from rfq_runtime.clock import FakeClock
+from core.clock import FakeClock
 from tests.integration.conftest import wait_until
 from tests.integration.test_venue_fix import CLIENT, FIX44_XML, VENUE, free_port
 from tests.unit.test_sim_sessions import et
+from venue_sim.market import Market
+from venue_sim.market_data import slugify
+from venue_sim.server import VenueServer
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.fix]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim.server import VenueServer
-from rfq_runtime.clock import FakeClock
+from core.clock import FakeClock
 from tests.fixclient import FixTestClient
 from tests.integration.test_venue_fix import CLIENT, new_order, report, start_venue
 from tests.unit.test_sim_sessions import CALENDAR_2026, et
+from venue_sim.server import VenueServer
 
 pytestmark = pytest.mark.fix
 

@@ -1,8 +1,8 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from core.types import Side
 from gateway.domain.quotes import QuoteStatus, best_quote, is_eligible
-from gateway.domain.types import Side
 from tests.stubs import T0, quote, rfq
 
 

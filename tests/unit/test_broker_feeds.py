@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from broker.feeds import PriceFeed, ReferencePrices
-from rfq_runtime.clock import FakeClock
+from core.clock import FakeClock
 
 D = Decimal
 

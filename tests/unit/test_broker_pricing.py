@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from broker.pricing import quote_from_reference, round_to_tick, settle_price, venue_limit_price
-from gateway.domain.types import Side
+from core.types import Side
 
 TICK = Decimal("0.01")
 

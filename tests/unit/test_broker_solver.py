@@ -11,8 +11,9 @@ from broker.order_manager import OrderManager, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver
 from broker.state import BrokerRfqState
-from gateway.domain.types import RejectReason, Side
-from rfq_runtime.clock import FakeClock
+from core.clock import FakeClock
+from core.types import Side
+from gateway.domain.types import RejectReason
 
 D = Decimal
 REFERENCE = {"AAPL": (D("227.43"), D("227.44"))}

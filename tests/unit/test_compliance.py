@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.settings import Settings
 from gateway.domain.types import RejectReason
 from gateway.rules.compliance import (
     STOCKS_GROUP,
@@ -16,8 +17,7 @@ from gateway.rules.compliance import (
     lei_check_digits,
     lei_problem,
 )
-from gateway.settings import Settings
-from settlement.models_reference import CLIENT_CATEGORIES, POLICY_EFFECTS, POLICY_SCOPES
+from gateway.rules.models import CLIENT_CATEGORIES, POLICY_EFFECTS, POLICY_SCOPES
 
 STOCK, SPOT = PolicyScope.STOCK, PolicyScope.SPOT
 ALLOW, DENY = PolicyEffect.ALLOW, PolicyEffect.DENY

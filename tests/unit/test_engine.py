@@ -7,15 +7,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import FakeClock
+from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.book import RfqBook
 from gateway.domain.commands import ExecutionOutcome, SessionStatusChanged
 from gateway.domain.rfq import RfqState
-from gateway.domain.types import RejectReason, SessionName, Side
+from gateway.domain.types import RejectReason
 from gateway.engine import RfqEngine
+from gateway.models import FillRow, RfqRow
 from gateway.repository import load_book
-from rfq_runtime.clock import FakeClock
-from settlement import models
+from ledger.models import OutboxRow
 from tests import stubs
 
 FUNDING = [("REQ1", "USDC", "100000.00"), ("REQ1", "AAPL", "50"), ("SOLVER1", "USDC", "100000.00"),
@@ -66,7 +68,7 @@ def test_request_is_persisted_and_forwarded_to_every_solver_under_the_gateways_i
     assert sorted(m.to for m in forwarded) == ["SOLVER1", "SOLVER2"]
     assert {m.quote_req_id for m in forwarded} == {"rfq-1"}  # never the requester's own id
     with harness.uow() as uow:
-        row = uow.session.get(models.Rfq, 1)
+        row = uow.session.get(RfqRow, 1)
         assert (row.state, row.client_req_id, row.quantity) == ("Quoting", "c1", Decimal(10))
 
 
@@ -82,8 +84,8 @@ def test_bad_requests_are_rejected_and_nothing_is_created(harness, command, reas
     assert reject.reason is reason and reject.client_req_id == "c1"
     assert harness.take(out.ForwardQuoteRequest) == []
     with harness.uow() as uow:
-        assert uow.session.scalar(select(func.count(models.Rfq.id))) == 0
-        events = [e.event_type for e in uow.session.scalars(select(models.DomainEvent))]
+        assert uow.session.scalar(select(func.count(RfqRow.id))) == 0
+        events = [e.event_type for e in uow.session.scalars(select(OutboxRow))]
         assert [e for e in events if not e.startswith("Session")] == ["RfqRejected"]
 
 
@@ -147,7 +149,7 @@ def test_full_fill_with_price_improvement_settles_to_the_cent(harness):
     assert harness.balance("SOLVER1", "AAPL").locked == Decimal(0)
     assert harness.invariants() == []
     with harness.uow() as uow:
-        assert uow.session.get(models.Rfq, 1).state == RfqState.FILLED.value
+        assert uow.session.get(RfqRow, 1).state == RfqState.FILLED.value
 
 
 def test_partial_fill_settles_the_filled_quantity_and_releases_the_rest(harness):
@@ -190,8 +192,8 @@ def test_bad_fill_reports_are_rejected_and_change_nothing(harness, fill, text):
     assert reject.ref_msg_type == "8" and text in reject.text
     assert (harness.balance("REQ1", "USDC"), harness.balance("SOLVER1", "AAPL")) == before
     with harness.uow() as uow:
-        assert uow.session.get(models.Rfq, 1).state == RfqState.ACCEPTED_BINDING.value
-        assert uow.session.scalar(select(func.count(models.Fill.id))) == 0
+        assert uow.session.get(RfqRow, 1).state == RfqState.ACCEPTED_BINDING.value
+        assert uow.session.scalar(select(func.count(FillRow.id))) == 0
 
 
 def test_second_fill_and_fill_before_acceptance_are_rejected(harness):

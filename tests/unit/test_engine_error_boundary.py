@@ -7,12 +7,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from gateway import handlers_intake, handlers_lifecycle, handlers_quotes, handlers_settlement
+from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.commands import CancelQuote, CancelRfq, QueryOrder, SessionStatusChanged
 from gateway.domain.rfq import RfqOrigin
-from gateway.domain.types import RejectReason, SessionName, Side
-from settlement import models
+from gateway.domain.types import RejectReason
+from gateway.handlers import intake as handlers_intake
+from gateway.handlers import lifecycle as handlers_lifecycle
+from gateway.handlers import quotes as handlers_quotes
+from gateway.handlers import settlement as handlers_settlement
+from gateway.models import FillRow, QuoteRow, RfqRow
+from ledger.models import Hold, JournalEntry, JournalLine, OutboxRow
 from tests import stubs
 from tests.unit.test_engine import Harness
 
@@ -28,13 +33,13 @@ def _boom(*args, **kwargs):
 def table_counts(harness) -> dict[str, int]:
     with harness.uow() as uow:
         return {table.__tablename__: uow.session.scalar(select(func.count()).select_from(table))
-                for table in (models.Rfq, models.Quote, models.Fill, models.JournalEntry, models.JournalLine,
-                              models.Hold, models.DomainEvent)}
+                for table in (RfqRow, QuoteRow, FillRow, JournalEntry, JournalLine,
+                              Hold, OutboxRow)}
 
 
 @pytest.fixture
 def harness(uow_factory):
-    from rfq_runtime.clock import FakeClock
+    from core.clock import FakeClock
 
     return Harness(uow_factory, FakeClock(stubs.T0))
 

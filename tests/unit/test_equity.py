@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from settlement.equity import (
+from ledger.equity import (
     BORROW,
     BORROW_LIABILITY,
     DRAIN,
@@ -27,9 +27,9 @@ from settlement.equity import (
     outstanding_borrow,
     settle_equity,
 )
-from settlement.errors import IdempotencyConflict, InvalidAccount, InvalidAmount
-from settlement.models import JournalEntry, JournalLine, LedgerAccount
-from settlement.uow import SqlUnitOfWork
+from ledger.errors import IdempotencyConflict, InvalidAccount, InvalidAmount
+from ledger.models import JournalEntry, JournalLine, LedgerAccount
+from ledger.uow import SqlUnitOfWork
 
 UowFactory = Callable[..., SqlUnitOfWork]
 ZERO = Decimal(0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 from sqlalchemy import func, select
 
-from settlement.equity import (
+from ledger.equity import (
     EXCHANGE_OWNER,
     LENDING_POOL_OWNER,
     LIQUIDITY_FUND_OWNER,
@@ -23,10 +23,10 @@ from settlement.equity import (
     outstanding_borrow,
     settle_equity,
 )
-from settlement.errors import IdempotencyConflict
-from settlement.ledger import EXTERNAL_OWNER
-from settlement.models import JournalEntry
-from settlement.uow import SqlUnitOfWork
+from ledger.errors import IdempotencyConflict
+from ledger.ledger import EXTERNAL_OWNER
+from ledger.models import JournalEntry
+from ledger.uow import SqlUnitOfWork
 from tests.state_machines import SqliteExampleMachine, migrated_template, run_machine
 
 ACCOUNTS = ("alice", "bob")

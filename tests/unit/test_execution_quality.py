@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.reports import Assessment, Execution, ReportBuilder, assess, render_html, summary_table
-from gateway.reports.execution_quality import QualityTally
+from ops.reports.execution_quality import Assessment, Execution, QualityTally, ReportBuilder, assess, summary_table
+from ops.reports.html import render_html
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # 10:00 New York
 BID, OFFER = Decimal("227.43"), Decimal("227.44")

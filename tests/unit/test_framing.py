@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixio.framing import FrameKind, FrameScanner, FramingError, parse_message
 from tests.rawfix import frame
+from transport.fix.framing import FrameKind, FrameScanner, FramingError, parse_message
 
 LOGON = frame([(35, "A"), (49, "REQ1"), (56, "RFQGW"), (34, 1), (52, "20261120-15:00:00.000"), (98, 0), (108, 30)])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits
-from rfq_runtime.fair_queue import FairQueue, LaneFull
-from rfq_runtime.rate_limit import TokenBucket
+from runtime.fair_queue import FairQueue, LaneFull
+from runtime.rate_limit import TokenBucket
 
 
 class ManualClock:

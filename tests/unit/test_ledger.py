@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from settlement.errors import (
+from ledger.errors import (
     HoldExceeded,
     HoldNotFound,
     IdempotencyConflict,
@@ -16,9 +16,9 @@ from settlement.errors import (
     InvalidAccount,
     InvalidAmount,
 )
-from settlement.ledger import Balance, HoldView
-from settlement.models import Hold, JournalEntry, JournalLine
-from settlement.uow import SqlUnitOfWork
+from ledger.ledger import Balance, HoldView
+from ledger.models import Hold, JournalEntry, JournalLine
+from ledger.uow import SqlUnitOfWork
 
 UowFactory = Callable[..., SqlUnitOfWork]
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

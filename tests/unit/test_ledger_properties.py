@@ -11,9 +11,9 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 
-from settlement.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, LedgerError
-from settlement.ledger import EXTERNAL_OWNER, HoldView, Ledger
-from settlement.uow import SqlUnitOfWork
+from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, LedgerError
+from ledger.ledger import EXTERNAL_OWNER, HoldView, Ledger
+from ledger.uow import SqlUnitOfWork
 from tests.state_machines import SqliteExampleMachine, migrated_template, run_machine
 
 ASSET = "USD"

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.exc import StatementError
 
-from settlement.db import create_db_engine
-from settlement.types import DecimalText, UtcDateTime, canonical_decimal_text, storable_decimal_problem
+from core.money import canonical_decimal_text, storable_decimal_problem
+from db.engine import create_db_engine
+from db.types import DecimalText, UtcDateTime
 
 probe_metadata = MetaData()
 probe = Table(

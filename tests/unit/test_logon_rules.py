@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.fix.logon_rules import LogonRefusal, LogonRequest, logon_tags, screen_logon
-from gateway.settings import DATA_DICTIONARY
 from tests.rawfix import frame
+from transport.fix.dictionary import DATA_DICTIONARY
 
 KNOWN = frozenset({"REQ1", "SOLVER1"})
 TAGS = logon_tags(DATA_DICTIONARY)

@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 
 from gateway.domain.types import RejectReason
-from gateway.rules.market_hours import (
+from gateway.rules.refusal import Refusal
+from marketcal.models import HOLIDAY_KINDS, MARKET_SESSIONS
+from marketcal.sessions import (
     ALL_SESSIONS,
     EXCHANGE_TZ,
     Holiday,
@@ -18,8 +20,6 @@ from gateway.rules.market_hours import (
     TradingCalendar,
     TradingRules,
 )
-from gateway.rules.refusal import Refusal
-from settlement.models_reference import HOLIDAY_KINDS, MARKET_SESSIONS
 
 PRE, REGULAR, POST, OVERNIGHT = (MarketSession.PRE_MARKET, MarketSession.REGULAR,
                                  MarketSession.POST_MARKET, MarketSession.OVERNIGHT)

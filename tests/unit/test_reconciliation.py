@@ -7,18 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.rules.market_hours import HolidayKind
-from gateway.rules.reference import exchange_holidays
-from settlement.models_reconciliation import BREAK_KINDS
-from settlement.recon_files import (
-    MalformedFile,
-    net_amount,
-    parse_positions,
-    parse_statement,
-    positions_csv,
-    statement_csv,
-)
-from settlement.reconciliation import (
+from marketcal.holidays import exchange_holidays
+from marketcal.sessions import HolidayKind
+from recon.files import MalformedFile, net_amount, parse_positions, parse_statement, positions_csv, statement_csv
+from recon.models import BREAK_KINDS
+from recon.reconciliation import (
     Break,
     BreakKind,
     CalendarNotCovered,

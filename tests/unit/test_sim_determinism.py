@@ -6,11 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from broker_sim.events import OrderFilled
-from broker_sim.market import Market
-from broker_sim.matching import MatchingEngine
-from broker_sim.statements import write_statement
 from tests.unit.test_sim_sessions import CALENDAR_2026, SettableClock, et
+from venue_sim.events import OrderFilled
+from venue_sim.market import Market
+from venue_sim.matching import MatchingEngine
+from venue_sim.statements import write_statement
 
 D = Decimal
 TRADE_DATE = date(2026, 11, 23)

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 import quickfix as fix
 
-from broker_sim import fix_codec
-from broker_sim.fix_codec import CancelOrder, NewOrder, QueryMassStatus, QueryStatus, UndecodableOrder
-from broker_sim.market import Market, SymbolMarket
-from broker_sim.matching import MatchingEngine
 from tests.fixclient import build_message, parse
 from tests.unit.test_sim_market import NOW, REFERENCE_QUOTES
+from venue_sim import fix_codec
+from venue_sim.fix_codec import CancelOrder, NewOrder, QueryMassStatus, QueryStatus, UndecodableOrder
+from venue_sim.market import Market, SymbolMarket
+from venue_sim.matching import MatchingEngine
 
 D = Decimal
 NEW_ORDER = {35: "D", 11: "c1", 55: "AAPL", 54: "1", 38: "100", 40: "2", 44: "227.44",

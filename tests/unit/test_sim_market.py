@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker_sim.market import TICK, US_LIT_EXCHANGES, ExchangeQuote, Market, SymbolMarket, UnknownSymbol, compute_nbbo
+from venue_sim.market import TICK, US_LIT_EXCHANGES, ExchangeQuote, Market, SymbolMarket, UnknownSymbol, compute_nbbo
 
 NOW = datetime(2025, 3, 14, 14, 42, 13, 482000, tzinfo=timezone.utc)
 D = Decimal

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from broker_sim.market import US_LIT_EXCHANGES, Market, SymbolMarket
-from broker_sim.market_data import LatestPerKey, MarketDataPublisher, market_data_messages, slugify
 from tests.unit.test_sim_market import NOW, REFERENCE_QUOTES
+from venue_sim.market import US_LIT_EXCHANGES, Market, SymbolMarket
+from venue_sim.market_data import LatestPerKey, MarketDataPublisher, market_data_messages, slugify
 
 D = Decimal
 

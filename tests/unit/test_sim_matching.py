@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker_sim.events import CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, RejectCode
-from broker_sim.market import ExchangeQuote, Market, SymbolMarket
-from broker_sim.matching import MatchingEngine
-from broker_sim.orders import OrderState
 from tests.unit.test_sim_market import NOW, REFERENCE_QUOTES
+from venue_sim.events import CancelRejected, OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, RejectCode
+from venue_sim.market import ExchangeQuote, Market, SymbolMarket
+from venue_sim.matching import MatchingEngine
+from venue_sim.orders import OrderState
 
 D = Decimal
 
@@ -229,7 +229,7 @@ def test_without_improvement_probability_every_fill_is_at_the_touch():
 def test_a_resting_day_order_expires_when_its_new_york_trading_day_ends():
     from datetime import timedelta
 
-    from rfq_runtime.clock import FakeClock
+    from core.clock import FakeClock
 
     clock = FakeClock(NOW)
     market = reference_venue()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker_sim.orders import TRANSITIONS, InvalidTransition, OrderState, Trigger, VenueOrder, apply, average_price
+from venue_sim.orders import TRANSITIONS, InvalidTransition, OrderState, Trigger, VenueOrder, apply, average_price
 
 D = Decimal
 NOW = datetime(2025, 3, 14, 14, 42, tzinfo=timezone.utc)

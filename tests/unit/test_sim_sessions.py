@@ -7,15 +7,15 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from broker_sim import fix_codec
-from broker_sim.events import OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, RejectCode
-from broker_sim.market import ExchangeQuote, Market, SymbolMarket
-from broker_sim.matching import MatchingEngine
-from broker_sim.orders import OrderState
-from broker_sim.venue_calendar import trade_date_of
-from gateway.rules.market_hours import EXCHANGE_TZ, Holiday, HolidayKind, TradingCalendar
+from marketcal.sessions import EXCHANGE_TZ, Holiday, HolidayKind, TradingCalendar
 from tests.fixclient import parse
 from tests.unit.test_sim_market import REFERENCE_QUOTES
+from venue_sim import fix_codec
+from venue_sim.events import OrderAccepted, OrderCanceled, OrderFilled, OrderRejected, RejectCode
+from venue_sim.market import ExchangeQuote, Market, SymbolMarket
+from venue_sim.matching import MatchingEngine
+from venue_sim.orders import OrderState
+from venue_sim.venue_calendar import trade_date_of
 
 D = Decimal
 THANKSGIVING = Holiday(date(2026, 11, 26), "Thanksgiving Day", HolidayKind.FULL)

@@ -8,21 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from broker_sim.custody import FillJournal
-from broker_sim.events import OrderFilled, VenueFill
-from broker_sim.market import ExchangeQuote, Market, SymbolMarket
-from broker_sim.matching import MatchingEngine
-from broker_sim.statements import (
-    STATEMENT_COLUMNS,
-    net_amount,
-    statement_file_name,
-    write_positions,
-    write_statement,
-)
-from broker_sim.venue_calendar import next_business_day
-from gateway.rules.market_hours import TradingCalendar
-from gateway.rules.reference import exchange_holidays
+from marketcal.holidays import exchange_holidays
+from marketcal.sessions import TradingCalendar
 from tests.unit.test_sim_sessions import CALENDAR_2026, SettableClock, et
+from venue_sim.custody import FillJournal
+from venue_sim.events import OrderFilled, VenueFill
+from venue_sim.market import ExchangeQuote, Market, SymbolMarket
+from venue_sim.matching import MatchingEngine
+from venue_sim.statements import STATEMENT_COLUMNS, net_amount, statement_file_name, write_positions, write_statement
+from venue_sim.venue_calendar import next_business_day
 
 D = Decimal
 CUSIPS = {"AAPL": "037833100", "MSFT": "594918104"}

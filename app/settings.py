@@ -1,0 +1,223 @@
+"""Application settings: config/rfq.toml, overridden by environment variables."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from core.types import SessionName
+from gateway.domain.policy import Counterparty, GatewayPolicy, Role
+from gateway.rules.compliance import ClientCategory, PolicyEffect, PolicyScope
+from marketcal.sessions import MarketSession
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "rfq.toml"
+
+
+class SessionLimits(BaseModel):
+    """Per-session limits at the FIX boundary (README "Security and limits")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_s: float = Field(default=1000.0, gt=0)  # inbound application messages; Coinbase Intl: 800/s
+    burst: int = Field(default=2000, ge=1)  # messages allowed at once above the rate
+    max_open_rfqs: int = Field(default=500, ge=1)  # a requester's RFQs not yet ended
+    max_message_bytes: int = Field(default=8192, ge=256)  # a larger inbound message logs the session out
+    queue_limit: int = Field(default=1000, ge=1)  # this session's messages waiting for the engine
+    flood_window_s: float = Field(default=5.0, gt=0)  # refused at ~2x the rate this long: logged out
+
+
+class SessionLimitOverrides(BaseModel):
+    """Any of SessionLimits' fields, for one session; unset fields take the gateway's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_s: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+    max_open_rfqs: int | None = Field(default=None, ge=1)
+    max_message_bytes: int | None = Field(default=None, ge=256)
+    queue_limit: int | None = Field(default=None, ge=1)
+    flood_window_s: float | None = Field(default=None, gt=0)
+
+
+class TlsSection(BaseModel):
+    """TLS on the public FIX port, terminated by the logon screen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: Path  # PEM certificate chain
+    key: Path  # PEM private key
+    minimum_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+
+
+class GatewaySection(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 9876
+    comp_id: str = "RFQGW"
+    require_logon_password: bool = True  # Logon must carry Username (553) and Password (554)
+    logon_timeout_s: float = Field(default=2.0, gt=0)  # a first message not complete by then is answered and closed
+    limits: SessionLimits = SessionLimits()
+    tls: TlsSection | None = None
+    settlement_timeout_s: float = 300.0  # an accepted RFQ with no execution report by then is failed, holds voided
+    submission_window_s: float = 60.0
+    acceptance_window_s: float = 120.0
+
+
+class VenueSection(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 9877
+    comp_id: str = "VENUE"
+    seed: int = 7
+    tick_interval_s: float = 0.5
+    latency_s: float = 0.0
+    # Share of fills improved beyond the NBBO touch (dark-pool midpoint or wholesaler sub-penny).
+    price_improvement_probability: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    # Market data on MQTT (only when MQTT_URL is set): max updates per second per symbol, latest wins.
+    md_publish_rate_hz: float = Field(default=4.0, gt=0)
+    md_topic_prefix: str = "md"  # topics {prefix}/{symbol}/{venue-slug} and {prefix}/{symbol}/nbbo
+    # Shares held at the venue's custody before any fill: account -> symbol -> quantity.
+    opening_positions: dict[str, dict[str, Decimal]] = {}
+
+
+class BrokerSection(BaseModel):
+    comp_id: str = "BROKER"
+    account: str = "BROKER"
+    margin_bps: Decimal = Decimal(20)  # default for every market session; override at run time per session
+    aggression_bps: Decimal = Decimal(0)
+    quote_validity_s: float = 30.0
+    price_staleness_s: float = 2.0  # a reference price older than this is not used to quote
+    feed_poll_interval_s: float = 0.2
+    order_poll_interval_s: float = 5.0  # OrderStatusRequest for a working order with no news
+    order_timeout_s: float = 30.0  # OrderCancelRequest for an order still working
+    withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
+
+
+class SessionSection(BaseModel):
+    comp_id: str
+    role: Role
+    account: str
+    username: str | None = None
+    password: SecretStr | None = None  # stored once as a salted hash; change with `admin set-password`
+    limits: SessionLimitOverrides = SessionLimitOverrides()
+
+
+class InstrumentSection(BaseModel):
+    symbol: str
+    reference_price: Decimal
+    cusip: str | None = None
+    tick: Decimal = Decimal("0.01")
+    # External identifiers; None: derived from the symbol (see gateway.rules.reference).
+    pyth_symbol: str | None = None
+    dxfeed_symbol: str | None = None
+    venue_symbol: str | None = None
+    sessions: list[MarketSession] | None = None  # None: every session; else only these
+    submission_window_s: float | None = None  # None: the [gateway] default
+    acceptance_window_s: float | None = None
+
+
+class QuantityLimitSection(BaseModel):
+    symbol: str | None = None  # None: the default for symbols without their own limits
+    session: MarketSession
+    min_quantity: Decimal
+    max_quantity: Decimal
+    step: Decimal
+
+
+class EntitySection(BaseModel):
+    id: str
+    name: str
+    lei: str
+    fatca_reportable: bool = False
+    category: ClientCategory
+
+
+class AccountSection(BaseModel):
+    account: str
+    stocks_enabled: bool = False
+    jurisdiction: str
+    entity: str | None = None  # an [[entities]] id
+
+
+class PolicyRuleSection(BaseModel):
+    jurisdiction: str
+    scope: PolicyScope = PolicyScope.STOCK
+    target: str  # a symbol or "@stocks"
+    effect: PolicyEffect
+
+
+class CalendarSection(BaseModel):
+    exchange: str = "XNYS"  # exchange_calendars code; its holidays seed market_holidays
+    holiday_years: list[int] = [2026, 2027]
+
+
+class FundingSection(BaseModel):
+    account: str
+    asset: str
+    amount: Decimal
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("var")
+    log_format: str = "console"
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "RFQ_DATABASE_URL"))
+    mqtt_url: str | None = Field(default=None, validation_alias=AliasChoices("MQTT_URL", "RFQ_MQTT_URL"))
+    mqtt_topic_prefix: str = "rfq/events"
+    # Run on a simulated wall clock that starts here (tests and demos outside market hours); unset: real time.
+    simulated_start: datetime | None = None
+    gateway: GatewaySection = GatewaySection()
+    venue: VenueSection = VenueSection()
+    broker: BrokerSection = BrokerSection()
+    sessions: list[SessionSection] = []
+    instruments: list[InstrumentSection] = []
+    funding: list[FundingSection] = []
+    quantity_limits: list[QuantityLimitSection] = []
+    entities: list[EntitySection] = []
+    accounts: list[AccountSection] = []
+    policy_rules: list[PolicyRuleSection] = []
+    calendar: CalendarSection = CalendarSection()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        config_file = Path(os.environ.get("RFQ_CONFIG", DEFAULT_CONFIG))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        return init_settings, env_settings, toml
+
+    def resolved_data_dir(self) -> Path:
+        folder = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir() / 'rfq.sqlite3'}"
+
+    def limits_for(self, comp_id: str) -> SessionLimits:
+        """The gateway's default limits with the session's own overrides applied."""
+        section = next((s for s in self.sessions if s.comp_id == comp_id), None)
+        if section is None:
+            return self.gateway.limits
+        overrides = section.limits.model_dump(exclude_none=True)
+        return self.gateway.limits.model_copy(update=overrides)
+
+    def policy(self) -> GatewayPolicy:
+        return GatewayPolicy(
+            symbols=frozenset(instrument.symbol for instrument in self.instruments),
+            counterparties={
+                SessionName(section.comp_id): Counterparty(SessionName(section.comp_id), section.role, section.account,
+                                                           self.limits_for(section.comp_id).max_open_rfqs)
+                for section in self.sessions
+            },
+            submission_window_s=self.gateway.submission_window_s,
+            acceptance_window_s=self.gateway.acceptance_window_s,
+            settlement_timeout_s=self.gateway.settlement_timeout_s,
+        )

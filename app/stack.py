@@ -1,0 +1,267 @@
+"""Builds and runs the whole system in one process tree: the simulated venue,
+the gateway (acceptor + RFQ engine), the broker connector and the outbox relay."""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+
+import quickfix as fix
+import structlog
+
+from app.reference_data import seed_reference_data
+from app.settings import Settings
+from broker.connector import BrokerConnector, Endpoint
+from broker.feeds import FeedPoller, PriceFeed, ReferencePrices
+from broker.order_manager import OrderTimers
+from broker.solver import BrokerConfig
+from core.clock import Clock, SystemClock
+from core.events import DomainEvent
+from db.engine import create_db_engine, session_factory, upgrade_to_head
+from gateway.access.credentials import CredentialCache, CredentialStore
+from gateway.access.operator import OperatorQueue, SolverStatusStore
+from gateway.domain.policy import GatewayPolicy, InstrumentTerms
+from gateway.engine import RfqEngine
+from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
+from gateway.fix.intake import IntakeGuard, IntakeLimits
+from gateway.fix.logon_screen import LogonScreen, ScreenConfig, ScreenPorts, tls_context
+from gateway.fix.screen_relay import RelayLimits
+from gateway.repository import load_book
+from gateway.rules.compliance import CompliancePolicy
+from gateway.rules.store import load_compliance
+from ledger.outbox_relay import OutboxRelay
+from ledger.uow import SqlUnitOfWork
+from marketcal.sessions import TradingRules
+from marketcal.store import load_trading_rules
+from runtime.worker import CommandWorker
+from transport.fix.dictionary import DATA_DICTIONARY
+from transport.fix.engine import FixEngine
+from transport.fix.settings_builder import EngineSpec, SessionSpec, session_id
+from venue_sim.market import Market
+from venue_sim.server import VenueServer
+
+log = structlog.get_logger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class MarketPriceSource:
+    """The connector's reference prices, read in process from the simulated venue's NBBO."""
+
+    def __init__(self, market: Market, clock: Clock) -> None:
+        self._market = market
+        self._clock = clock
+
+    def reference(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        if not self._market.has_symbol(symbol):
+            return None
+        nbbo = self._market.nbbo(symbol, self._clock.now())
+        return nbbo.bid, nbbo.ask
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    with_broker: bool = True
+
+    def __post_init__(self) -> None:
+        self.data_dir: Path = self.settings.resolved_data_dir()
+        self.database_url = self.settings.resolved_database_url()
+        upgrade_to_head(self.database_url)
+        self.db_engine = create_db_engine(self.database_url)
+        self.sessions = session_factory(self.db_engine)
+        self.fund_accounts()
+        self.trading, self.compliance = self._load_rules()
+        self.market = Market({i.symbol: i.reference_price for i in self.settings.instruments},
+                             seed=self.settings.venue.seed)
+        self.venue = self._build_venue()
+        self.engine, self.worker, self.gateway_fix, self.screen = self._build_gateway()
+        self.broker = self._build_broker() if self.with_broker else None
+        self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
+                      if self.settings.mqtt_url else None)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    def fund_accounts(self) -> None:
+        """Opening balances from config, once each (the idempotency key makes re-runs no-ops)."""
+        with self.uow() as uow:
+            for funding in self.settings.funding:
+                uow.ledger.deposit(funding.account, funding.asset, funding.amount,
+                                   idempotency_key=f"funding:{funding.account}:{funding.asset}")
+            uow.commit()
+
+    def _build_venue(self) -> VenueServer:
+        venue = self.settings.venue
+        return VenueServer(host=venue.host, port=venue.port, venue_comp_id=venue.comp_id,
+                           client_comp_ids=[self.settings.broker.comp_id], data_dir=self.data_dir,
+                           data_dictionary=DATA_DICTIONARY, market=self.market, seed=venue.seed,
+                           tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s,
+                           price_improvement_probability=venue.price_improvement_probability,
+                           clock=self.clock.now, calendar=self.trading.calendar,
+                           cusips={i.symbol: i.cusip for i in self.settings.instruments if i.cusip},
+                           opening_positions=venue.opening_positions, mqtt_url=self.settings.mqtt_url,
+                           md_publish_rate_hz=venue.md_publish_rate_hz, md_topic_prefix=venue.md_topic_prefix)
+
+    def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
+        gateway = self.settings.gateway
+        with self.uow() as uow:
+            book = load_book(uow.session)
+            book.disabled_solvers.update(SolverStatusStore(uow.session).disabled())
+            self.credentials = self._seed_credentials(uow)
+            uow.commit()
+        sender = OutboundSender(gateway.comp_id, self.clock)
+        engine = RfqEngine(self.policy(), book, self.uow, self.clock, sender, operator_queue=OperatorQueue,
+                           refreshers=(self._refresh_credentials,))
+        worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick)
+        # QuickFIX listens on a private loopback port; the public port is the logon screen's.
+        spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
+                          sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
+                          data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
+        logon_check = self.credentials if gateway.require_logon_password else None
+        intake = IntakeGuard(self._intake_limits)
+        self.application = GatewayApplication(worker, engine.policy, logon_check, intake=intake, reply=sender,
+                                              gateway_comp_id=gateway.comp_id)
+        screen = LogonScreen(self._screen_config(spec.port), self._screen_ports())
+        return engine, worker, FixEngine(spec, self.application), screen
+
+    def _intake_limits(self, comp_id: str) -> IntakeLimits:
+        limits = self.settings.limits_for(comp_id)
+        return IntakeLimits(messages_per_s=limits.messages_per_s, burst=limits.burst, queue_limit=limits.queue_limit)
+
+    def _screen_config(self, upstream_port: int) -> ScreenConfig:
+        gateway = self.settings.gateway
+        tls = (tls_context(gateway.tls.certificate, gateway.tls.key, gateway.tls.minimum_version)
+               if gateway.tls is not None else None)
+        return ScreenConfig(host=gateway.host, port=gateway.port, upstream_port=upstream_port,
+                            gateway_comp_id=gateway.comp_id, data_dictionary=DATA_DICTIONARY,
+                            credentials_required=gateway.require_logon_password,
+                            logon_timeout_s=gateway.logon_timeout_s, tls=tls)
+
+    def _screen_ports(self) -> ScreenPorts:
+        gateway_comp_id = self.settings.gateway.comp_id
+        known = frozenset(self._known_comp_ids())
+
+        def check(comp_id: str, username: bytes | None, password: bytes | None) -> bool:
+            return self.credentials.check(comp_id, username, password).ok
+
+        def registered(comp_id: str) -> bool:
+            return bool(fix.Session.isSessionRegistered(session_id(gateway_comp_id, comp_id)))
+
+        return ScreenPorts(known_sessions=lambda: known, check_credentials=check, is_registered=registered,
+                           relay_limits=self._relay_limits, force_logout=self.application.force_logout)
+
+    def _relay_limits(self, comp_id: str) -> RelayLimits:
+        limits = self.settings.limits_for(comp_id)
+        return RelayLimits(max_message_bytes=limits.max_message_bytes, messages_per_s=limits.messages_per_s,
+                           flood_window_s=limits.flood_window_s)
+
+    def _load_rules(self) -> tuple[TradingRules, CompliancePolicy]:
+        """Reference data from config (and the holiday calendar) into SQL, then the rules from SQL."""
+        with self.uow() as uow:
+            seed_reference_data(uow.session, self.settings)
+            uow.commit()
+        with self.uow() as uow:
+            trading, compliance = load_trading_rules(uow.session), load_compliance(uow.session)
+        year = self.clock.now().year
+        if year not in trading.calendar.covered_years():
+            log.warning("holiday_calendar_not_covering_this_year", year=year,
+                        covered=sorted(trading.calendar.covered_years()))
+        return trading, compliance
+
+    def policy(self) -> GatewayPolicy:
+        terms = {symbol: InstrumentTerms(tick=rules.tick, submission_window_s=rules.submission_window_s,
+                                         acceptance_window_s=rules.acceptance_window_s)
+                 for symbol, rules in self.trading.instruments.items()}
+        return replace(self.settings.policy(), instruments=terms, trading=self.trading, compliance=self.compliance,
+                       reference_ask=self._reference_ask,
+                       reference_nbbo=MarketPriceSource(self.market, self.clock).reference)
+
+    def _reference_ask(self, symbol: str) -> Decimal | None:
+        reference = MarketPriceSource(self.market, self.clock).reference(symbol)
+        return reference[1] if reference else None
+
+    def _seed_credentials(self, uow) -> CredentialCache:
+        """Configured development passwords are stored once; operators change them with `admin set-password`."""
+        store = CredentialStore(uow.session)
+        stored = store.all()
+        for section in self.settings.sessions:
+            if section.password is not None and section.comp_id not in stored:
+                store.set_password(section.comp_id, section.username or section.comp_id,
+                                   section.password.get_secret_value())
+        return CredentialCache(self._known_comp_ids(), store.all())
+
+    def _refresh_credentials(self, session) -> None:
+        self.credentials.replace(self._known_comp_ids(), CredentialStore(session).all())
+
+    def _known_comp_ids(self) -> set[str]:
+        return {section.comp_id for section in self.settings.sessions}
+
+    def credentials_of(self, comp_id: str) -> tuple[str, str] | None:
+        section = next((s for s in self.settings.sessions if s.comp_id == comp_id), None)
+        if section is None or section.password is None:
+            return None
+        return section.username or comp_id, section.password.get_secret_value()
+
+    def _build_broker(self) -> BrokerConnector:
+        broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue
+        config = BrokerConfig(ticks={i.symbol: i.tick for i in self.settings.instruments},
+                              margin_bps=broker.margin_bps, aggression_bps=broker.aggression_bps,
+                              quote_validity_s=broker.quote_validity_s, account=broker.account)
+        # Both feeds read the venue's NBBO in process here; in production they are two providers.
+        primary, fallback = PriceFeed("pyth-lazer"), PriceFeed("dxfeed")
+        market_prices = MarketPriceSource(self.market, self.clock)
+        self.feed_poller = FeedPoller([primary, fallback], market_prices.reference,
+                                      [i.symbol for i in self.settings.instruments], self.clock,
+                                      broker.feed_poll_interval_s)
+        prices = ReferencePrices(primary, fallback, broker.price_staleness_s, self.clock)
+        return BrokerConnector(
+            comp_id=broker.comp_id, gateway=Endpoint(gateway.host, gateway.port, gateway.comp_id),
+            venue=Endpoint(venue.host, venue.port, venue.comp_id), config=config, prices=prices, clock=self.clock,
+            data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY, uow_factory=self.uow,
+            timers=OrderTimers(broker.order_poll_interval_s, broker.order_timeout_s),
+            withdraw_delay_s=broker.withdraw_delay_s, trading=self.trading,
+            gateway_credentials=self.credentials_of(broker.comp_id))
+
+    def record_event(self, event: DomainEvent) -> None:
+        with self.uow() as uow:
+            uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+            uow.commit()
+
+    def start(self) -> None:
+        self.venue.start()
+        self.worker.start()
+        self.gateway_fix.start()
+        self.screen.start()
+        if self.broker:
+            self.feed_poller.start()
+            self.broker.start()
+        if self.relay:
+            self.relay.start()
+        log.info("stack_started", gateway_port=self.settings.gateway.port, venue_port=self.settings.venue.port,
+                 database=self.db_engine.url.render_as_string(hide_password=True))
+
+    def stop(self) -> None:
+        # Each worker stops before its FIX engine: a send racing a QuickFIX engine's
+        # shutdown can touch a session the engine is tearing down.
+        if self.broker:
+            self.broker.stop()
+            self.feed_poller.stop()
+        self.screen.stop()
+        self.worker.stop()
+        self.gateway_fix.stop()
+        self.venue.stop()
+        if self.relay:
+            self.relay.stop()
+        self.db_engine.dispose()
+        log.info("stack_stopped")
+
+    def balance(self, account: str, asset: str):
+        with self.uow() as uow:
+            return uow.ledger.balance(account, asset)

@@ -1,0 +1,245 @@
+"""Handlers for acceptance and execution: the steps that move money.
+
+They run inside the engine's unit of work and call the ledger there, so the
+RFQ state change, the ledger entries and the outbox events commit together or
+not at all (a rollback also leaves the in-memory book untouched).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from core.money import CASH_ASSET
+from core.types import QuoteId, RfqId, Side
+from gateway.domain import outbound as out
+from gateway.domain.book import Changeset, FillRecord, RfqBook
+from gateway.domain.commands import AcceptQuote, ExecutionOutcome, ReportExecution, ResponseType
+from gateway.domain.errors import DomainRejection
+from gateway.domain.events import QuoteAccepted, RfqExecutionFailed, RfqFilled, RfqSettled
+from gateway.domain.quotes import Quote, QuoteStatus, is_eligible
+from gateway.domain.rfq import Rfq, RfqState, Trigger
+from gateway.domain.types import RejectReason, requester_cash_amount
+from ledger.errors import InsufficientFunds
+
+
+@dataclass(frozen=True)
+class Legs:
+    """What each party delivers: the buyer cash, the seller shares."""
+
+    requester_asset: str
+    requester_amount: Decimal
+    solver_asset: str
+    solver_amount: Decimal
+
+
+def holds_for(rfq_id: RfqId) -> tuple[str, str]:
+    return f"rfq-{rfq_id}-requester", f"rfq-{rfq_id}-solver"
+
+
+def acceptance_id(rfq_id: RfqId) -> str:
+    """The QuoteRespID the winning solver is told, and must quote back on its fill."""
+    return f"acc-{rfq_id}"
+
+
+def parse_acceptance_id(quote_resp_id: str) -> RfqId | None:
+    prefix, _, number = quote_resp_id.partition("-")
+    return RfqId(int(number)) if prefix == "acc" and number.isdigit() else None
+
+
+def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
+    cash = requester_cash_amount(rfq.side, price, quantity)
+    if rfq.side is Side.BUY:
+        return Legs(CASH_ASSET, cash, rfq.symbol, quantity)
+    return Legs(rfq.symbol, quantity, CASH_ASSET, cash)
+
+
+def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime,
+                 expires_at: datetime | None = None) -> Changeset:
+    """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
+    quote = book.quote(QuoteId(command.quote_id))
+    rfq = book.rfq(quote.rfq_id) if quote is not None else None
+    if quote is None or rfq is None:
+        raise DomainRejection(RejectReason.UNKNOWN_ID, f"unknown QuoteID {command.quote_id}")
+    if rfq.requester != command.requester:
+        raise DomainRejection(RejectReason.NOT_AUTHORIZED, "quote belongs to another requester's RFQ")
+    if command.response_type is not ResponseType.HIT_LIFT:
+        raise DomainRejection(RejectReason.OTHER, "only QuoteRespType 1 (Hit/Lift) accepts a quote")
+    if rfq.state is not RfqState.QUOTING:
+        raise DomainRejection(RejectReason.WRONG_STATE, f"RFQ is {rfq.state.value}")
+    if now >= rfq.acceptance_deadline:
+        raise DomainRejection(RejectReason.TOO_LATE, "acceptance window closed")
+    if not is_eligible(quote, rfq, now):
+        raise DomainRejection(RejectReason.WRONG_STATE, f"quote {quote.quote_id} can no longer be accepted")
+    return accept(rfq, quote, command.client_resp_id, book, ledger, now, expires_at)
+
+
+def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, ledger, now: datetime,
+           expires_at: datetime | None = None) -> Changeset:
+    """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
+    price = quote.price_for(rfq.side)
+    amounts = legs(rfq, price, rfq.quantity)
+    lock_legs(rfq, quote, amounts, ledger, now, expires_at)
+    accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id, client_resp_id=client_resp_id)
+    changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)])
+    changes.events.append(QuoteAccepted(
+        rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id, solver=quote.solver, price=price,
+        quantity=rfq.quantity, locked_amount=amounts.requester_amount, locked_asset=amounts.requester_asset,
+    ))
+    changes.outbound.append(out.NotifyQuoteAccepted(
+        to=quote.solver, quote_resp_id=acceptance_id(rfq.rfq_id), solver_quote_id=quote.solver_quote_id,
+        quote_req_id=rfq.solver_query_id(), symbol=rfq.symbol, side=rfq.side, quantity=rfq.quantity, price=price,
+    ))
+    if not rfq.is_order:  # an order already had its New report when it arrived
+        changes.outbound.append(requester_report(accepted, out.ReportKind.NEW, f"{rfq.rfq_id}-new", quote))
+    retire_other_quotes(accepted, book, changes, QuoteStatus.LOST, "RFQ accepted another quote")
+    return changes
+
+
+def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, ledger, now: datetime, expires_at: datetime | None) -> None:
+    requester_hold, solver_hold = holds_for(rfq.rfq_id)
+    try:
+        ledger.lock(requester_hold, rfq.requester_account, amounts.requester_asset, amounts.requester_amount,
+                    idempotency_key=f"lock:{requester_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
+    except InsufficientFunds:
+        raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
+                              f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}") from None
+    try:
+        ledger.lock(solver_hold, quote.solver_account, amounts.solver_asset, amounts.solver_amount,
+                    idempotency_key=f"lock:{solver_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
+    except InsufficientFunds:
+        raise DomainRejection(RejectReason.OTHER, "solver cannot deliver: its balance is insufficient") from None
+
+
+def retire_other_quotes(rfq: Rfq, book: RfqBook, changes: Changeset, status: QuoteStatus, text: str) -> None:
+    """Tell every other solver with a live quote that the RFQ is done for them."""
+    winner = rfq.accepted_quote_id
+    for quote in book.quotes(rfq.rfq_id):
+        if quote.status is not QuoteStatus.LIVE or quote.quote_id == winner:
+            continue
+        changes.quotes.append(quote.with_status(status))
+        ack = out.QuoteAck.EXPIRED if status is QuoteStatus.EXPIRED else out.QuoteAck.REMOVED
+        changes.outbound.append(out.QuoteStatus(
+            to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id,
+            symbol=rfq.symbol, status=ack, text=text,
+        ))
+
+
+def requester_report(rfq: Rfq, kind: out.ReportKind, exec_id: str, quote: Quote | None,
+                     last_price: Decimal | None = None, last_quantity: Decimal | None = None,
+                     text: str | None = None) -> out.RequesterReport:
+    return out.RequesterReport(
+        to=rfq.requester, kind=kind, cl_ord_id=rfq.client_resp_id or rfq.client_req_id,
+        order_id=f"rfq-{rfq.rfq_id}", exec_id=exec_id, symbol=rfq.symbol, side=rfq.side,
+        order_quantity=rfq.quantity, cum_quantity=rfq.filled_quantity, average_price=rfq.average_price,
+        last_price=last_price, last_quantity=last_quantity, quote_id=quote.quote_id if quote else None, text=text,
+    )
+
+
+def _winning_context(command: ReportExecution, book: RfqBook) -> tuple[Rfq, Quote]:
+    rfq_id = parse_acceptance_id(command.quote_resp_id)
+    rfq = book.rfq(rfq_id) if rfq_id is not None else None
+    if rfq is None or rfq.accepted_quote_id is None:
+        raise DomainRejection(RejectReason.UNKNOWN_ID, f"no accepted RFQ for QuoteRespID {command.quote_resp_id}")
+    quote = book.quote(rfq.accepted_quote_id)
+    assert quote is not None, "an accepted RFQ keeps its winning quote"
+    if quote.solver != command.solver:
+        raise DomainRejection(RejectReason.NOT_AUTHORIZED, "only the winning solver may report execution")
+    if rfq.state is not RfqState.ACCEPTED_BINDING:
+        raise DomainRejection(RejectReason.WRONG_STATE, f"RFQ is already {rfq.state.value}")
+    return rfq, quote
+
+
+def report_execution(command: ReportExecution, book: RfqBook, ledger, now: datetime,
+                     nbbo: tuple[Decimal, Decimal] | None = None) -> Changeset:
+    rfq, quote = _winning_context(command, book)
+    if command.outcome is ExecutionOutcome.FAILED:
+        return execution_failed(rfq, quote, command, ledger, now)
+    price, quantity = command.last_price, command.last_quantity
+    quoted = quote.price_for(rfq.side)
+    check_fill(rfq, quoted, price, quantity)
+    settled = settle(rfq, quote, price, quantity, ledger)
+    filled = rfq.apply(Trigger.FILL, now).apply(
+        Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
+    changes = Changeset(rfqs=[filled])
+    changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now,
+                                    *(nbbo or (None, None))))
+    partial = quantity < rfq.quantity
+    changes.events.append(RfqFilled(rfq_id=rfq.rfq_id, occurred_at=now, exec_id=command.exec_id, price=price,
+                                    quantity=quantity, quoted_price=quoted, partial=partial))
+    changes.events.append(RfqSettled(rfq_id=rfq.rfq_id, occurred_at=now, cash_amount=settled.requester_amount
+                                     if rfq.side is Side.BUY else settled.solver_amount,
+                                     shares=quantity, cash_released=_cash_released(rfq, quoted, settled)))
+    changes.outbound.append(requester_report(filled, out.ReportKind.FILL, f"{rfq.rfq_id}-fill", quote,
+                                             last_price=price, last_quantity=quantity))
+    if partial:
+        changes.outbound.append(requester_report(
+            filled, out.ReportKind.REMAINDER_RELEASED, f"{rfq.rfq_id}-done", quote,
+            text=f"partial fill: {rfq.quantity - quantity} not filled; locked funds released"))
+    return changes
+
+
+def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None, quantity: Decimal | None) -> None:
+    if price is None or quantity is None or price <= 0 or quantity <= 0:
+        raise DomainRejection(RejectReason.OTHER, "a fill needs positive LastPx and LastQty")
+    if quantity > rfq.quantity:
+        raise DomainRejection(RejectReason.INVALID_QUANTITY,
+                              f"fill quantity {quantity} exceeds quoted quantity {rfq.quantity}")
+    worse = price > quoted if rfq.side is Side.BUY else price < quoted
+    if worse:
+        raise DomainRejection(RejectReason.INVALID_PRICE, f"fill price {price} is worse than quoted {quoted}")
+
+
+def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal, ledger) -> Legs:
+    """Post both holds at the settle price and quantity; the rest of each hold is released."""
+    amounts = legs(rfq, price, quantity)
+    requester_hold, solver_hold = holds_for(rfq.rfq_id)
+    ledger.post(requester_hold, amounts.requester_amount, quote.solver_account,
+                idempotency_key=f"post:{requester_hold}")
+    solver_locked = legs(rfq, quote.price_for(rfq.side), rfq.quantity).solver_amount
+    from_hold = min(amounts.solver_amount, solver_locked)
+    ledger.post(solver_hold, from_hold, rfq.requester_account, idempotency_key=f"post:{solver_hold}")
+    if amounts.solver_amount > from_hold:
+        # A selling requester's price improvement can exceed the solver's cash hold
+        # (locked at the quoted bid); the solver pays the difference from available.
+        try:
+            ledger.transfer(quote.solver_account, rfq.requester_account, amounts.solver_asset,
+                            amounts.solver_amount - from_hold, idempotency_key=f"improve:{solver_hold}",
+                            description=f"price improvement rfq {rfq.rfq_id}")
+        except InsufficientFunds:
+            raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
+                                  "solver cannot fund the price improvement it reported") from None
+    return amounts
+
+
+def _cash_released(rfq: Rfq, quoted: Decimal, settled: Legs) -> Decimal:
+    locked = legs(rfq, quoted, rfq.quantity)
+    if rfq.side is Side.BUY:
+        return locked.requester_amount - settled.requester_amount
+    return locked.solver_amount - settled.solver_amount
+
+
+def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution | None, ledger, now: datetime,
+                     text: str | None = None) -> Changeset:
+    """The solver could not execute (or never said it did): void both holds, end the RFQ."""
+    for hold_id in holds_for(rfq.rfq_id):
+        ledger.void(hold_id, idempotency_key=f"void:{hold_id}")
+    failed = rfq.apply(Trigger.EXECUTION_FAILED, now)
+    text = text or (command.text if command else None) or "solver could not execute"
+    changes = Changeset(rfqs=[failed])
+    changes.events.append(RfqExecutionFailed(rfq_id=rfq.rfq_id, occurred_at=now, text=text))
+    changes.outbound.append(requester_report(failed, out.ReportKind.REJECTED, f"{rfq.rfq_id}-rej", quote,
+                                             text=f"{text}; locked funds released"))
+    return changes
+
+
+def settlement_timed_out(rfq: Rfq, book: RfqBook, ledger, now: datetime, timeout_s: float) -> Changeset:
+    """No execution report within the timeout: the holds expire (voided), both sides are told."""
+    quote = book.quote(rfq.accepted_quote_id)
+    assert quote is not None, "an accepted RFQ keeps its winning quote"
+    changes = execution_failed(rfq, quote, None, ledger, now,
+                               text=f"no execution report from the solver within {timeout_s:g} s")
+    changes.outbound.append(out.QuoteStatus(
+        to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id, symbol=rfq.symbol,
+        status=out.QuoteAck.EXPIRED, text="acceptance expired: no execution report in time; holds voided"))
+    return changes

@@ -1,0 +1,76 @@
+"""The gateway's tables: RFQs, quotes and requester-side fills (rows; the domain types are in
+gateway/domain)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import NEVER_REUSE_IDS, Base, one_of
+from db.types import DecimalText, UtcDateTime
+
+SIDES = ("buy", "sell")
+
+
+class RfqRow(Base):
+    __tablename__ = "rfqs"
+    __table_args__ = (
+        UniqueConstraint("requester_session", "client_req_id"),
+        CheckConstraint(one_of("side", SIDES), name="side"),
+    )
+
+    # The engine assigns ids (they appear in FIX messages before anything is persisted).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    requester_session: Mapped[str] = mapped_column(String(64))
+    requester_account: Mapped[str] = mapped_column(String(64))
+    client_req_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    limit_price: Mapped[Decimal | None] = mapped_column(DecimalText())
+    state: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    submission_deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    acceptance_deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    accepted_quote_id: Mapped[str | None] = mapped_column(String(64))
+    client_resp_id: Mapped[str | None] = mapped_column(String(64))
+    filled_quantity: Mapped[Decimal] = mapped_column(DecimalText(), default=Decimal(0))
+    average_price: Mapped[Decimal | None] = mapped_column(DecimalText())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class QuoteRow(Base):
+    __tablename__ = "quotes"
+    __table_args__ = (UniqueConstraint("rfq_id", "solver_session", "solver_quote_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rfq_id: Mapped[int] = mapped_column(ForeignKey("rfqs.id"))
+    solver_session: Mapped[str] = mapped_column(String(64))
+    solver_account: Mapped[str] = mapped_column(String(64))
+    solver_quote_id: Mapped[str] = mapped_column(String(64))
+    bid_price: Mapped[Decimal | None] = mapped_column(DecimalText())
+    offer_price: Mapped[Decimal | None] = mapped_column(DecimalText())
+    bid_size: Mapped[Decimal | None] = mapped_column(DecimalText())
+    offer_size: Mapped[Decimal | None] = mapped_column(DecimalText())
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("rfq_id", "exec_id"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rfq_id: Mapped[int] = mapped_column(ForeignKey("rfqs.id"))
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), index=True)
+    exec_id: Mapped[str] = mapped_column(String(64))
+    last_price: Mapped[Decimal] = mapped_column(DecimalText())
+    last_quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    nbbo_bid: Mapped[Decimal | None] = mapped_column(DecimalText())
+    nbbo_offer: Mapped[Decimal | None] = mapped_column(DecimalText())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,408 @@
+"""Double-entry ledger with two-phase holds, modelled on TigerBeetle's pending transfers.
+
+Every command writes one journal entry whose lines sum to zero per asset, and updates the
+materialised account balances in the caller's session; committing is the unit of work's job.
+Commands are idempotent by key: a retried command returns its first result and writes nothing.
+Rows are locked (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite) before any
+balance is checked, and accounts are locked in ascending id order so two commands cannot deadlock.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from decimal import Decimal, localcontext
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.money import EXACT_CONTEXT
+from ledger.audit import audit_ledger
+from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
+from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
+from ledger.postings import Posting, assert_balanced, require_amount, require_text
+from ledger.views import (
+    AVAILABLE,
+    EXTERNAL_OWNER,
+    LOCKED,
+    PENDING,
+    POSTED,
+    VOIDED,
+    Balance,
+    HoldView,
+    RecordedEntry,
+    RecordedLine,
+)
+
+__all__ = ["EXTERNAL_OWNER", "Balance", "HoldView", "Ledger", "RecordedEntry", "RecordedLine", "utc_now"]
+
+log = structlog.get_logger(__name__)
+
+RESOLVING_KINDS = ("post", "void")
+MAX_EXPIRE_BATCH = 1000
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ledger:
+    def __init__(self, session: Session, clock: Clock = utc_now) -> None:
+        self._session = session
+        self._clock = clock
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def session(self) -> Session:
+        """The transaction the ledger writes in (for records kept beside the journal)."""
+        return self._session
+
+    def account(self, owner: str, asset: str) -> LedgerAccount:
+        """Get or create the (owner, asset) account; safe against a concurrent creator."""
+        require_text("owner", owner, 64)
+        require_text("asset", asset, 16)
+        found = self._find_account(owner, asset)
+        if found is not None:
+            return found
+        self._insert_account_if_missing(owner, asset)
+        created = self._find_account(owner, asset)
+        assert created is not None, f"account {owner}/{asset} missing right after insert"
+        return created
+
+    def balance(self, owner: str, asset: str) -> Balance:
+        found = self._find_account(owner, asset)
+        if found is None:
+            return Balance(available=Decimal(0), locked=Decimal(0))
+        return Balance(available=found.available, locked=found.locked)
+
+    def hold(self, hold_id: str) -> HoldView:
+        statement = select(Hold).where(Hold.id == hold_id).execution_options(populate_existing=True)
+        found = self._session.scalars(statement).one_or_none()
+        if found is None:
+            raise HoldNotFound(hold_id)
+        return self._view(found)
+
+    def check_invariants(self) -> list[str]:
+        return audit_ledger(self._session)
+
+    def recorded_entry(self, idempotency_key: str) -> RecordedEntry | None:
+        """The entry written under `idempotency_key`, so commands composed of several entries can replay."""
+        entry = self._find_entry(idempotency_key)
+        if entry is None:
+            return None
+        rows = self._session.execute(
+            select(LedgerAccount.owner, LedgerAccount.asset, JournalLine.bucket, JournalLine.amount)
+            .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
+            .where(JournalLine.entry_id == entry.id)
+            .order_by(JournalLine.id)
+        )
+        lines = tuple(RecordedLine(row.owner, row.asset, row.bucket, row.amount) for row in rows)
+        return RecordedEntry(entry.id, entry.kind, entry.description, lines)
+
+    def lock_balances(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+        """Row-lock (owner, asset) accounts (created if missing) until the transaction ends.
+
+        For a read-check-write spanning several commands: balances read here cannot change before
+        the commands that follow run. Locks in ascending id order, like every other command.
+        """
+        account_ids = [self.account(owner, asset).id for owner, asset in pairs]
+        locked = self._lock_accounts(account_ids).values()
+        return {(account.owner, account.asset): Balance(account.available, account.locked) for account in locked}
+
+    # ---------------------------------------------------------------- commands
+
+    def deposit(self, owner: str, asset: str, amount: Decimal, idempotency_key: str) -> int:
+        """Credit owner's available from the `external` counterpart; returns the entry id."""
+        require_amount(amount)
+        require_text("idempotency_key", idempotency_key, 128)
+        if owner == EXTERNAL_OWNER:
+            raise InvalidAccount("cannot deposit into the external counterpart")
+        accounts = self._lock_accounts([self.account(owner, asset).id, self.account(EXTERNAL_OWNER, asset).id])
+        target, source = self._by_owner(accounts, owner), self._by_owner(accounts, EXTERNAL_OWNER)
+        postings = [Posting(target, AVAILABLE, amount), Posting(source, AVAILABLE, -amount)]
+        replayed = self._replay_entry(idempotency_key, "deposit", postings)
+        if replayed is not None:
+            return replayed
+        entry = self._write_entry("deposit", idempotency_key, postings, description=f"deposit {asset} to {owner}")
+        return entry.id
+
+    def transfer(
+        self, from_owner: str, to_owner: str, asset: str, amount: Decimal, idempotency_key: str, description: str
+    ) -> int:
+        """Move available funds between owners; only `external` may go negative."""
+        require_amount(amount)
+        require_text("idempotency_key", idempotency_key, 128)
+        require_text("description", description, 256)
+        if from_owner == to_owner:
+            raise InvalidAccount(f"transfer from {from_owner} to itself")
+        accounts = self._lock_accounts([self.account(from_owner, asset).id, self.account(to_owner, asset).id])
+        source, target = self._by_owner(accounts, from_owner), self._by_owner(accounts, to_owner)
+        postings = [Posting(source, AVAILABLE, -amount), Posting(target, AVAILABLE, amount)]
+        replayed = self._replay_entry(idempotency_key, "transfer", postings)
+        if replayed is not None:
+            return replayed
+        if from_owner != EXTERNAL_OWNER and source.available < amount:
+            raise InsufficientFunds(from_owner, asset, source.available, amount)
+        return self._write_entry("transfer", idempotency_key, postings, description=description).id
+
+    def lock(
+        self,
+        hold_id: str,
+        owner: str,
+        asset: str,
+        amount: Decimal,
+        idempotency_key: str,
+        rfq_id: int | None = None,
+        expires_at: datetime | None = None,
+    ) -> HoldView:
+        """Reserve `amount` of owner's available funds under a pending hold (available -> locked)."""
+        require_amount(amount)
+        require_text("hold_id", hold_id, 64)
+        require_text("idempotency_key", idempotency_key, 128)
+        if owner == EXTERNAL_OWNER:
+            raise InvalidAccount("the external counterpart cannot lock funds")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise ValueError(f"expires_at must be timezone-aware: {expires_at!r}")
+        account_id = self.account(owner, asset).id
+        account = self._lock_accounts([account_id])[account_id]
+        replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
+        if replayed is not None:
+            return replayed
+        if account.available < amount:
+            raise InsufficientFunds(owner, asset, account.available, amount)
+        now = self._clock()
+        postings = [Posting(account, AVAILABLE, -amount), Posting(account, LOCKED, amount)]
+        entry = self._write_entry(
+            "lock", idempotency_key, postings, now=now, rfq_id=rfq_id, hold_id=hold_id, description=f"lock {hold_id}"
+        )
+        hold = Hold(
+            id=hold_id, rfq_id=rfq_id, account_id=account.id, asset=asset, amount=amount, status=PENDING,
+            expires_at=expires_at, created_at=now, lock_entry_id=entry.id,
+        )
+        self._session.add(hold)
+        self._session.flush()
+        return self._lock_view(hold, owner)
+
+    def post(self, hold_id: str, amount: Decimal, beneficiary_owner: str, idempotency_key: str) -> HoldView:
+        """Pay `amount` of a pending hold to the beneficiary and release the rest to its owner.
+
+        A hold resolves at most once: posting or voiding a resolved hold returns the first outcome.
+        """
+        require_amount(amount)
+        require_text("idempotency_key", idempotency_key, 128)
+        hold = self._lock_hold(hold_id)
+        replayed = self._replay_resolution(idempotency_key, hold)
+        if replayed is not None:
+            return replayed
+        if hold.status != PENDING:
+            return self._view(hold)
+        if amount > hold.amount:
+            raise HoldExceeded(hold_id, hold.amount, amount)
+        beneficiary_id = self.account(beneficiary_owner, hold.asset).id
+        accounts = self._lock_accounts([hold.account_id, beneficiary_id])
+        owner, beneficiary = accounts[hold.account_id], accounts[beneficiary_id]
+        with localcontext(EXACT_CONTEXT):
+            released = hold.amount - amount
+        postings = [Posting(owner, LOCKED, -hold.amount), Posting(beneficiary, AVAILABLE, amount)]
+        if released > 0:
+            postings.append(Posting(owner, AVAILABLE, released))
+        now = self._clock()
+        entry = self._write_entry(
+            "post", idempotency_key, postings, now=now, rfq_id=hold.rfq_id, hold_id=hold.id,
+            description=f"post {hold.id} to {beneficiary_owner}",
+        )
+        self._resolve(hold, POSTED, amount, released, entry, now)
+        hold.beneficiary_account_id = beneficiary_id
+        self._session.flush()
+        return self._view(hold)
+
+    def void(self, hold_id: str, idempotency_key: str) -> HoldView:
+        """Release the whole pending hold to its owner; returns the first outcome if already resolved."""
+        require_text("idempotency_key", idempotency_key, 128)
+        hold = self._lock_hold(hold_id)
+        replayed = self._replay_resolution(idempotency_key, hold)
+        if replayed is not None:
+            return replayed
+        if hold.status != PENDING:
+            return self._view(hold)
+        return self._release(hold, idempotency_key, f"void {hold.id}")
+
+    def expire_holds(self, now: datetime, limit: int) -> list[HoldView]:
+        """Void pending holds whose expires_at <= now (oldest first, at most `limit`)."""
+        assert now.tzinfo is not None, "now must be timezone-aware"
+        assert 0 < limit <= MAX_EXPIRE_BATCH, f"limit must be in 1..{MAX_EXPIRE_BATCH}"
+        due_ids = self._session.scalars(
+            select(Hold.id)
+            .where(Hold.status == PENDING, Hold.expires_at.is_not(None), Hold.expires_at <= now)
+            .order_by(Hold.expires_at, Hold.id)
+            .limit(limit)
+        ).all()
+        return [self.void(hold_id, f"expire:{hold_id}") for hold_id in due_ids]
+
+    # ----------------------------------------------------------------- helpers
+
+    def _find_account(self, owner: str, asset: str) -> LedgerAccount | None:
+        # populate_existing: balances committed by other transactions must not be hidden by
+        # objects this session loaded earlier (autoflush has already written our own changes).
+        statement = (
+            select(LedgerAccount)
+            .where(LedgerAccount.owner == owner, LedgerAccount.asset == asset)
+            .execution_options(populate_existing=True)
+        )
+        return self._session.scalars(statement).one_or_none()
+
+    def _insert_account_if_missing(self, owner: str, asset: str) -> None:
+        dialect_name = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        statement = insert(LedgerAccount).values(
+            owner=owner, asset=asset, available=Decimal(0), locked=Decimal(0), created_at=self._clock()
+        )
+        self._session.execute(statement.on_conflict_do_nothing(index_elements=["owner", "asset"]))
+
+    def _lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LedgerAccount]:
+        ids = sorted(set(account_ids))
+        statement = (
+            select(LedgerAccount)
+            .where(LedgerAccount.id.in_(ids))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        accounts = {account.id: account for account in self._session.scalars(statement)}
+        assert sorted(accounts) == ids, f"accounts {ids} vanished while locking"
+        return accounts
+
+    @staticmethod
+    def _by_owner(accounts: dict[int, LedgerAccount], owner: str) -> LedgerAccount:
+        return next(account for account in accounts.values() if account.owner == owner)
+
+    def _lock_hold(self, hold_id: str) -> Hold:
+        require_text("hold_id", hold_id, 64)
+        statement = (
+            select(Hold).where(Hold.id == hold_id).with_for_update().execution_options(populate_existing=True)
+        )
+        hold = self._session.scalars(statement).one_or_none()
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        return hold
+
+    def _find_entry(self, idempotency_key: str) -> JournalEntry | None:
+        statement = select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
+        return self._session.scalars(statement).one_or_none()
+
+    def _replay_entry(self, idempotency_key: str, kind: str, postings: list[Posting]) -> int | None:
+        entry = self._find_entry(idempotency_key)
+        if entry is None:
+            return None
+        recorded = Counter(
+            (line.account_id, line.bucket, line.amount)
+            for line in self._session.scalars(select(JournalLine).where(JournalLine.entry_id == entry.id))
+        )
+        requested = Counter((posting.account.id, posting.bucket, posting.amount) for posting in postings)
+        if entry.kind != kind or recorded != requested:
+            raise IdempotencyConflict(f"key {idempotency_key!r} was used for a different {entry.kind} entry")
+        log.info("ledger_replay", kind=kind, idempotency_key=idempotency_key, entry_id=entry.id)
+        return entry.id
+
+    def _replay_lock(
+        self, idempotency_key: str, hold_id: str, account: LedgerAccount, amount: Decimal
+    ) -> HoldView | None:
+        entry = self._find_entry(idempotency_key)
+        if entry is not None and (entry.kind != "lock" or entry.hold_id != hold_id):
+            raise IdempotencyConflict(f"key {idempotency_key!r} was used for {entry.kind} of {entry.hold_id!r}")
+        existing = self._session.get(Hold, hold_id)
+        if existing is None:
+            assert entry is None, f"lock entry {idempotency_key!r} without hold {hold_id!r}"
+            return None
+        if existing.account_id != account.id or existing.amount != amount:
+            raise IdempotencyConflict(f"hold {hold_id!r} already exists with other terms")
+        log.info("ledger_replay", kind="lock", idempotency_key=idempotency_key, hold_id=hold_id)
+        return self._lock_view(existing, account.owner)
+
+    def _replay_resolution(self, idempotency_key: str, hold: Hold) -> HoldView | None:
+        entry = self._find_entry(idempotency_key)
+        if entry is None:
+            return None
+        if entry.kind not in RESOLVING_KINDS or entry.hold_id != hold.id:
+            raise IdempotencyConflict(f"key {idempotency_key!r} was used for {entry.kind} of {entry.hold_id!r}")
+        log.info("ledger_replay", kind=entry.kind, idempotency_key=idempotency_key, hold_id=hold.id)
+        return self._view(hold)
+
+    def _release(self, hold: Hold, idempotency_key: str, description: str) -> HoldView:
+        owner = self._lock_accounts([hold.account_id])[hold.account_id]
+        postings = [Posting(owner, LOCKED, -hold.amount), Posting(owner, AVAILABLE, hold.amount)]
+        now = self._clock()
+        entry = self._write_entry(
+            "void", idempotency_key, postings, now=now, rfq_id=hold.rfq_id, hold_id=hold.id, description=description
+        )
+        self._resolve(hold, VOIDED, Decimal(0), hold.amount, entry, now)
+        self._session.flush()
+        return self._view(hold)
+
+    @staticmethod
+    def _resolve(
+        hold: Hold, status: str, posted: Decimal, released: Decimal, entry: JournalEntry, now: datetime
+    ) -> None:
+        hold.status = status
+        hold.posted_amount = posted
+        hold.released_amount = released
+        hold.resolved_at = now
+        hold.resolve_entry_id = entry.id
+
+    def _write_entry(
+        self,
+        kind: str,
+        idempotency_key: str,
+        postings: list[Posting],
+        *,
+        description: str,
+        now: datetime | None = None,
+        rfq_id: int | None = None,
+        hold_id: str | None = None,
+    ) -> JournalEntry:
+        assert_balanced(postings)
+        entry = JournalEntry(
+            kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
+            description=description, created_at=now or self._clock(),
+        )
+        self._session.add(entry)
+        self._session.flush()
+        with localcontext(EXACT_CONTEXT):
+            for posting in postings:
+                account = posting.account
+                self._session.add(
+                    JournalLine(
+                        entry_id=entry.id, account_id=account.id, asset=account.asset,
+                        bucket=posting.bucket, amount=posting.amount,
+                    )
+                )
+                if posting.bucket == AVAILABLE:
+                    account.available = account.available + posting.amount
+                else:
+                    account.locked = account.locked + posting.amount
+        for posting in postings:
+            assert posting.account.locked >= 0, f"account {posting.account.id} locked went negative"
+        self._session.flush()
+        log.info("ledger_entry", kind=kind, entry_id=entry.id, idempotency_key=idempotency_key, hold_id=hold_id)
+        return entry
+
+    def _view(self, hold: Hold) -> HoldView:
+        owner = self._session.get(LedgerAccount, hold.account_id)
+        assert owner is not None, f"hold {hold.id} without account"
+        return HoldView(
+            hold_id=hold.id, owner=owner.owner, asset=hold.asset, amount=hold.amount, status=hold.status,
+            posted_amount=hold.posted_amount, released_amount=hold.released_amount,
+        )
+
+    @staticmethod
+    def _lock_view(hold: Hold, owner: str) -> HoldView:
+        """The result the original lock command returned, whatever happened to the hold since."""
+        return HoldView(
+            hold_id=hold.id, owner=owner, asset=hold.asset, amount=hold.amount, status=PENDING,
+            posted_amount=None, released_amount=None,
+        )

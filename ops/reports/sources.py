@@ -1,0 +1,64 @@
+"""Where executions come from (SQL adapter of the execution-quality report).
+
+- venue_fills: the broker connector's own executions at the venue, measured on the broker's side;
+  reported as solver "{broker comp id}@venue".
+- fills (joined to quotes and rfqs): the gateway's requester fills, measured on the requester's
+  side, reported under the winning quote's solver session.
+
+Rows are streamed in batches so a long range does not load every fill at once.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.models import VenueFill
+from gateway.models import FillRow, QuoteRow, RfqRow
+from ops.reports.execution_quality import REPORT_TZ, Execution
+
+STREAM_BATCH_ROWS = 5000
+
+
+def venue_solver_name(broker_comp_id: str) -> str:
+    return f"{broker_comp_id}@venue"
+
+
+def venue_executions(session: Session, date_from: date, date_to: date, broker_comp_id: str) -> Iterator[Execution]:
+    """The broker's venue fills with a New York trade date in [date_from, date_to]."""
+    solver = venue_solver_name(broker_comp_id)
+    statement = (
+        select(VenueFill.symbol, VenueFill.side, VenueFill.quantity, VenueFill.price, VenueFill.nbbo_bid,
+               VenueFill.nbbo_offer, VenueFill.executed_at)
+        .where(VenueFill.trade_date >= date_from, VenueFill.trade_date <= date_to)
+        .order_by(VenueFill.executed_at, VenueFill.exec_id)
+        .execution_options(yield_per=STREAM_BATCH_ROWS)
+    )
+    for symbol, side, quantity, price, bid, offer, executed_at in session.execute(statement):
+        yield Execution(solver, symbol, side, quantity, price, bid, offer, executed_at)
+
+
+def gateway_executions(session: Session, date_from: date, date_to: date) -> Iterator[Execution]:
+    """Requester fills made in [date_from, date_to] (New York dates), by the winning quote's solver."""
+    starts_at, ends_before = new_york_day_bounds(date_from, date_to)
+    statement = (
+        select(QuoteRow.solver_session, RfqRow.symbol, RfqRow.side, FillRow.last_quantity, FillRow.last_price, FillRow.nbbo_bid,
+               FillRow.nbbo_offer, FillRow.created_at)
+        .join(QuoteRow, QuoteRow.id == FillRow.quote_id)
+        .join(RfqRow, RfqRow.id == FillRow.rfq_id)
+        .where(FillRow.created_at >= starts_at, FillRow.created_at < ends_before)
+        .order_by(FillRow.created_at, FillRow.id)
+        .execution_options(yield_per=STREAM_BATCH_ROWS)
+    )
+    for solver, symbol, side, quantity, price, bid, offer, created_at in session.execute(statement):
+        yield Execution(solver, symbol, side, quantity, price, bid, offer, created_at)
+
+
+def new_york_day_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[start of date_from, start of the day after date_to) in New York, as aware datetimes."""
+    assert date_from <= date_to, f"empty range {date_from} .. {date_to}"
+    starts_at = datetime.combine(date_from, time(0), tzinfo=REPORT_TZ)
+    ends_before = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=REPORT_TZ)
+    return starts_at, ends_before
