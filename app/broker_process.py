@@ -6,6 +6,7 @@ import sys
 
 import structlog
 
+from app.processes import wait_for_stop
 from app.settings import Settings
 from broker.connector import BrokerConnector, Endpoint
 from broker.feeds import PriceFeed, ReferencePrices
@@ -22,8 +23,6 @@ log = structlog.get_logger(__name__)
 
 
 def run_connector(settings: Settings) -> int:
-    from ops.broker_cli import wait_for_stop
-
     if not settings.mqtt_url:
         print("rfq-gateway broker run: MQTT_URL must be set (prices come from the venue's market data)",
               file=sys.stderr)

@@ -2,6 +2,7 @@
 then a table of each RFQ's lifecycle and the final balances."""
 from __future__ import annotations
 
+import argparse
 import shutil
 import socket
 import time
@@ -18,6 +19,7 @@ from gateway.models import QuoteRow, RfqRow
 from ledger.models import OutboxRow
 from marketcal.holidays import exchange_holidays
 from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
+from ops.recon_cli import run_reconcile, run_report
 from transport.fix import tags as t
 from transport.fix.client import FixClient
 from transport.fix.dictionary import DATA_DICTIONARY
@@ -206,12 +208,7 @@ def run_demo(base: Settings, out) -> int:
 
 def post_trade(stack: Stack, out) -> None:
     """The operator's side: the venue's T+1 statement reconciled against our fills, and execution quality."""
-    import argparse
-
-    from marketcal.sessions import EXCHANGE_TZ as NEW_YORK
-    from ops.recon_cli import run_reconcile, run_report
-
-    trade_date = stack.clock.now().astimezone(NEW_YORK).date()
+    trade_date = stack.clock.now().astimezone(EXCHANGE_TZ).date()
     statement = stack.venue.statement(trade_date, stack.settings.broker.comp_id,
                                       stack.data_dir / f"statement-{trade_date}.csv")
     positions = stack.venue.positions(stack.data_dir / "positions.csv")

@@ -18,7 +18,6 @@ from broker.messages import (
     StatusQuery,
     VenueExecution,
 )
-from gateway.fix.quote_codec import RELATED_SYM_TAGS
 from transport.fix import tags as t
 from transport.fix.reader import FixReader
 from transport.fix.sides import SIDE_CODES, parse_side
@@ -30,7 +29,7 @@ ORD_REJ_REASON = 103
 
 def decode_rfq(message: fix.Message) -> RfqOffered:
     body = FixReader(message)
-    entry = body.group(t.NO_RELATED_SYM, t.SYMBOL, RELATED_SYM_TAGS)[0]
+    entry = body.group(t.NO_RELATED_SYM, t.SYMBOL, t.QUOTE_REQUEST_ENTRY_TAGS)[0]
     return RfqOffered(
         quote_req_id=body.text(t.QUOTE_REQ_ID), symbol=entry.text(t.SYMBOL), side=parse_side(entry.text(t.SIDE)),
         quantity=entry.decimal(t.ORDER_QTY), expires_at=entry.optional_timestamp(t.EXPIRE_TIME),

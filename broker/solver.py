@@ -14,13 +14,13 @@ import structlog
 
 from broker import pricing
 from broker.custody import MintStockTokens, TokenWithdrawn, WithdrawToken
+from broker.events import OrderSent
 from broker.messages import ExecutionToReport, QuoteToSend, QuoteWon, RfqOffered
 from broker.order_manager import OrderManager, OrderOutcome
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.state import BrokerRfq, BrokerRfqState, BrokerTrigger
 from core.clock import Clock
 from core.types import RfqId, Side
-from gateway.domain.events import OrderSent
 
 log = structlog.get_logger(__name__)
 

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from core.clock import Clock
+from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
@@ -34,10 +35,10 @@ from gateway.domain.commands import (
     SessionStatusChanged,
     SubmitQuote,
 )
-from gateway.domain.errors import DomainRejection
+from core.state_machine import InvalidTransition
+from gateway.domain.errors import DomainRejection, as_rejection
 from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
 from gateway.domain.policy import GatewayPolicy
-from gateway.domain.types import RejectReason
 from gateway.engine_rejects import failure_reply, rejection_for
 from gateway.handlers import expiry as handlers_expiry
 from gateway.handlers import intake as handlers_intake
@@ -122,7 +123,8 @@ class RfqEngine:
                 raise AssertionError(f"no handler for {type(command).__name__}")
         try:
             self._commit(decide)
-        except DomainRejection as refusal:
+        except (DomainRejection, InvalidTransition) as error:
+            refusal = as_rejection(error)
             log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value,
                      text=refusal.text)
             replies = rejection_for(command, refusal, self.book)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import RfqBook
@@ -17,7 +18,6 @@ from gateway.domain.commands import (
 )
 from gateway.domain.errors import DomainRejection
 from gateway.domain.rfq import RfqOrigin
-from gateway.domain.types import RejectReason
 
 
 def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> list[out.Outbound]:

@@ -30,8 +30,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from core.money import plain
-from gateway.domain.types import RejectReason
-from gateway.rules.refusal import Refusal
+from core.refusal import Refusal, RejectReason
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 PRE_MARKET_OPEN = time(4, 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 
-from db.schema import metadata as target_metadata_all
+from app.schema import metadata as target_metadata_all
 
 config = context.config
 target_metadata = target_metadata_all

@@ -3,9 +3,7 @@ quoting margins at run time (the running connector re-reads them every second)."
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -33,10 +31,7 @@ def add_broker_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_broker_command(arguments, settings) -> int:
-    if arguments.broker_command == "run":
-        from app.broker_process import run_connector
-
-        return run_connector(settings)
+    """`broker set-margin` and `broker show` (`broker run` starts the connector: app.broker_process)."""
     url = settings.resolved_database_url()
     upgrade_to_head(url)
     engine = create_db_engine(url)
@@ -73,11 +68,3 @@ def _show(settings, uow) -> int:
             print(f"{session.value:<12} {row.margin_bps:>10} {row.aggression_bps:>14}  "
                   f"set by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M:%S}")
     return 0
-
-
-def wait_for_stop() -> None:
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    while not stopped.wait(0.5):
-        pass

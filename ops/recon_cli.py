@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy.exc import OperationalError
 
+from broker.recon_source import BrokerVenueTrades
 from core.clock import utc_now
 from core.money import canonical_decimal_text
 from db.engine import create_db_engine, session_factory, upgrade_to_head
@@ -118,7 +119,7 @@ def _reconcile_in_database(settings: Settings, prepared: PreparedReconciliation,
     engine = create_db_engine(url)
     try:
         with session_factory(engine)() as session, session.begin():
-            return reconcile(session, prepared, clock())
+            return reconcile(session, prepared, clock(), BrokerVenueTrades())
     finally:
         engine.dispose()
 

@@ -5,16 +5,26 @@ Files are parsed completely before the database is touched, so a malformed file 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 import structlog
 from sqlalchemy.orm import Session
 
 from recon import store as recon_store
 from recon.files import parse_positions, parse_statement
-from recon.reconciliation import Break, CustodyHolding, StatementRow, compare_reserves, compare_trades, custody_totals
+from recon.reconciliation import (
+    Break,
+    CustodyHolding,
+    OurTrade,
+    StatementRow,
+    compare_reserves,
+    compare_trades,
+    custody_totals,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -65,15 +75,24 @@ def prepare(trade_date: date, statement: VenueFile, positions: VenueFile | None,
     return PreparedReconciliation(trade_date, statement, rows, positions, holdings, price_tolerance)
 
 
-def reconcile(session: Session, prepared: PreparedReconciliation, now: datetime) -> ReconOutcome:
+class TradeSource(Protocol):
+    """Where "our" side of the reconciliation comes from (e.g. broker.recon_source.BrokerVenueTrades)."""
+
+    def our_trades(self, session: Session, trade_date: date) -> dict[str, OurTrade]: ...
+
+    def trade_dates(self, session: Session, trade_ids: Collection[str]) -> dict[str, date]: ...
+
+
+def reconcile(session: Session, prepared: PreparedReconciliation, now: datetime,
+              trades: TradeSource) -> ReconOutcome:
     """Compare and record the run in the caller's transaction (the caller commits).
 
     Raises CalendarNotCovered when the holiday table cannot tell the settlement date.
     """
     settlement_date = recon_store.load_holiday_calendar(session).next_business_day(prepared.trade_date)
-    ours = recon_store.load_our_trades(session, prepared.trade_date)
+    ours = trades.our_trades(session, prepared.trade_date)
     unknown_ids = [row.trade_id for row in prepared.statement_rows if row.trade_id not in ours]
-    elsewhere = recon_store.find_trade_dates(session, unknown_ids) if unknown_ids else {}
+    elsewhere = trades.trade_dates(session, unknown_ids) if unknown_ids else {}
     comparison = compare_trades(ours, prepared.statement_rows, settlement_date, prepared.price_tolerance, elsewhere)
     breaks = comparison.breaks
     if prepared.holdings is not None:

@@ -1,5 +1,6 @@
-"""SQL adapter of the reconciliation: reads our fills, the holiday calendar and ledger holdings, and
-records runs with their breaks.
+"""SQL adapter of the reconciliation: reads the holiday calendar and ledger holdings, and records
+runs with their breaks. Our trades come from a TradeSource (recon/service.py), e.g. the broker's
+venue fills (broker/recon_source.py).
 
 Reads use Core selects of plain columns (no ORM objects): a day can hold 100,000 fills.
 Decimal sums happen in Python (DecimalText is TEXT on SQLite, where SQL SUM() would use floats).
@@ -15,17 +16,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from broker.models import VenueFill
 from core.money import EXACT_CONTEXT
 from ledger.models import LedgerAccount
 from ledger.views import EXTERNAL_OWNER
 from marketcal.models import InstrumentRow, MarketHolidayRow
 from recon.models import CustodyPosition, ReconBreak, ReconRun
-from recon.reconciliation import Break, BreakKind, CustodyHolding, HolidayCalendar, OurTrade
+from recon.reconciliation import Break, BreakKind, CustodyHolding, HolidayCalendar
 
 FULL_CLOSE = "full"
-# Bound the size of one IN (...) list; PostgreSQL and SQLite both cope, but parameters are not free.
-ID_LOOKUP_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -51,25 +49,6 @@ def load_holiday_calendar(session: Session) -> HolidayCalendar:
         full_closures=frozenset(day for day, kind in rows if kind == FULL_CLOSE),
         covered_years=frozenset(day.year for day, _kind in rows),
     )
-
-
-def load_our_trades(session: Session, trade_date: date) -> dict[str, OurTrade]:
-    """Our venue fills of one New York trade date, by trade id (exec_id)."""
-    statement = select(VenueFill.exec_id, VenueFill.symbol, VenueFill.side, VenueFill.quantity,
-                       VenueFill.price).where(VenueFill.trade_date == trade_date)
-    return {trade_id: OurTrade(trade_id, symbol, side, quantity, price)
-            for trade_id, symbol, side, quantity, price in session.execute(statement)}
-
-
-def find_trade_dates(session: Session, trade_ids: Collection[str]) -> dict[str, date]:
-    """The trade date we recorded for each of `trade_ids` that we have at all."""
-    wanted = sorted(trade_ids)
-    found: dict[str, date] = {}
-    for start in range(0, len(wanted), ID_LOOKUP_CHUNK):
-        chunk = wanted[start:start + ID_LOOKUP_CHUNK]
-        statement = select(VenueFill.exec_id, VenueFill.trade_date).where(VenueFill.exec_id.in_(chunk))
-        found.update({trade_id: trade_date for trade_id, trade_date in session.execute(statement)})
-    return found
 
 
 def load_stock_symbols(session: Session) -> set[str]:

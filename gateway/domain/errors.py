@@ -1,7 +1,8 @@
 """Domain refusals. Each carries a reason the FIX boundary maps to a reject code."""
 from __future__ import annotations
 
-from gateway.domain.types import RejectReason
+from core.refusal import RejectReason
+from core.state_machine import InvalidTransition
 
 
 class DomainRejection(Exception):
@@ -11,8 +12,8 @@ class DomainRejection(Exception):
         self.text = text
 
 
-class InvalidTransition(DomainRejection):
-    def __init__(self, state: str, trigger: str) -> None:
-        super().__init__(RejectReason.WRONG_STATE, f"cannot {trigger} an RFQ in state {state}")
-        self.state = state
-        self.trigger = trigger
+def as_rejection(error: DomainRejection | InvalidTransition) -> DomainRejection:
+    """A move the state table does not allow is refused as WRONG_STATE, like any other rejection."""
+    if isinstance(error, DomainRejection):
+        return error
+    return DomainRejection(RejectReason.WRONG_STATE, str(error))

@@ -42,15 +42,6 @@ class QuoteAccepted(DomainEvent):
 
 
 @dataclass(frozen=True)
-class OrderSent(DomainEvent):
-    cl_ord_id: str
-    symbol: str
-    side: str
-    quantity: Decimal
-    limit_price: Decimal
-
-
-@dataclass(frozen=True)
 class RfqFilled(DomainEvent):
     exec_id: str
     price: Decimal

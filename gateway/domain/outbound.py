@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from core.refusal import RejectReason
 from core.types import SessionName, Side
-from gateway.domain.types import RejectReason
 
 
 @dataclass(frozen=True)

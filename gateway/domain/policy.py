@@ -8,8 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from core.refusal import RejectReason
 from core.types import SessionName
-from gateway.domain.types import RejectReason
 
 
 class Role(StrEnum):

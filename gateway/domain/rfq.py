@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from core.types import QuoteId, RfqId, SessionName, Side
-from gateway.domain.errors import InvalidTransition
+from core.state_machine import TransitionTable
 
 
 class RfqState(StrEnum):
@@ -58,11 +58,12 @@ TRANSITIONS: dict[tuple[RfqState, Trigger], RfqState] = {
 TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.EXPIRED, RfqState.REJECTED, RfqState.CANCELED})
 
 
+RFQ_MACHINE = TransitionTable("an RFQ", TRANSITIONS, TERMINAL_STATES)
+
+
 def next_state(state: RfqState, trigger: Trigger) -> RfqState:
-    try:
-        return TRANSITIONS[(state, trigger)]
-    except KeyError:
-        raise InvalidTransition(state.value, trigger.value) from None
+    """The state after `trigger`; core.state_machine.InvalidTransition when the table has no such move."""
+    return RFQ_MACHINE.next_state(state, trigger)
 
 
 @dataclass(frozen=True)

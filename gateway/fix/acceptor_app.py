@@ -18,11 +18,11 @@ import quickfix as fix
 import structlog
 
 from core.clock import Clock
+from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.commands import SessionStatusChanged
 from gateway.domain.policy import GatewayPolicy
-from gateway.domain.types import RejectReason
 from gateway.engine_rejects import failure_reply
 from gateway.fix import execution_codec, order_codec, quote_codec
 from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import quickfix as fix
 
+from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.commands import ExecutionOutcome, ReportExecution
 from gateway.domain.rfq import RfqState
-from gateway.domain.types import RejectReason
 from transport.fix import tags as t
 from transport.fix.errors import BadFieldValue
 from transport.fix.reader import FixReader

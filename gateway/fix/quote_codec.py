@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from core.refusal import RejectReason
 from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.commands import AcceptQuote, CancelQuote, CancelRfq, RequestQuote, ResponseType, SubmitQuote
 from gateway.domain.rfq import ExecutionMode
-from gateway.domain.types import RejectReason
 from transport.fix import tags as t
 from transport.fix.errors import BadFieldValue, FixDecodeError
 from transport.fix.reader import MAX_SYMBOL_CHARS, FixReader
 from transport.fix.sides import SIDE_CODES, parse_side
 from transport.fix.writer import new_group, new_message, put
 
-RELATED_SYM_TAGS = [t.SYMBOL, t.SIDE, t.ORDER_QTY, t.EXPIRE_TIME, t.PRICE, t.RFQ_EXECUTION_MODE]
 RESPONSE_TYPES = {"1": ResponseType.HIT_LIFT, "6": ResponseType.PASS}
 EXECUTION_MODES = {"1": ExecutionMode.AWAIT_ACCEPT, "2": ExecutionMode.IMMEDIATE}
 QUOTE_CANCEL_TYPE = 298
@@ -51,7 +50,7 @@ QUOTE_STATUS_CODES = {
 # -- inbound --------------------------------------------------------------------
 def decode_quote_request(message: fix.Message, sender: SessionName) -> RequestQuote:
     body = FixReader(message)
-    entries = body.group(t.NO_RELATED_SYM, t.SYMBOL, RELATED_SYM_TAGS)
+    entries = body.group(t.NO_RELATED_SYM, t.SYMBOL, t.QUOTE_REQUEST_ENTRY_TAGS)
     if len(entries) != 1:
         raise FixDecodeError(t.NO_RELATED_SYM, f"exactly one instrument per QuoteRequest, got {len(entries)}")
     entry = entries[0]
@@ -115,7 +114,7 @@ def decode_quote_response(message: fix.Message, sender: SessionName) -> AcceptQu
 def encode_forward_request(message: out.ForwardQuoteRequest) -> fix.Message:
     fix_message = new_message("R")
     put(fix_message, t.QUOTE_REQ_ID, message.quote_req_id)
-    entry = new_group(t.NO_RELATED_SYM, t.SYMBOL, RELATED_SYM_TAGS)
+    entry = new_group(t.NO_RELATED_SYM, t.SYMBOL, t.QUOTE_REQUEST_ENTRY_TAGS)
     put(entry, t.SYMBOL, message.symbol)
     put(entry, t.SIDE, SIDE_CODES[message.side])
     put(entry, t.ORDER_QTY, message.quantity)

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 
 from core.money import CASH_ASSET, MONEY_CONTEXT
+from core.refusal import RejectReason
 from core.types import RfqId, SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
@@ -18,7 +19,7 @@ from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqCreated
 from gateway.domain.policy import GatewayPolicy
 from gateway.domain.rfq import ExecutionMode, Rfq, Trigger
-from gateway.domain.types import RejectReason, cash_paid_by_requester
+from gateway.domain.types import cash_paid_by_requester
 
 MAX_QUANTITY = Decimal("1000000000")
 

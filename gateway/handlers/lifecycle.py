@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from core.refusal import RejectReason
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.commands import ApplyOperatorCommand, CancelRfq, QueryOrder
@@ -13,7 +14,6 @@ from gateway.domain.events import RfqCanceled
 from gateway.domain.policy import GatewayPolicy
 from gateway.domain.quotes import QuoteStatus
 from gateway.domain.rfq import Rfq, RfqState, Trigger
-from gateway.domain.types import RejectReason
 from gateway.handlers.quotes import withdraw_solver
 from gateway.handlers.settlement import retire_other_quotes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.refusal import RejectReason
 from core.types import QuoteId, SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
@@ -14,7 +15,6 @@ from gateway.domain.events import QuoteReceived, QuotesWithdrawn
 from gateway.domain.policy import GatewayPolicy
 from gateway.domain.quotes import Quote, QuoteStatus, best_quote, is_eligible
 from gateway.domain.rfq import ExecutionMode, Rfq, RfqOrigin, RfqState, Trigger
-from gateway.domain.types import RejectReason
 from gateway.handlers.intake import parse_solver_query_id
 from gateway.handlers.settlement import accept
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from core.money import CASH_ASSET
+from core.refusal import RejectReason
 from core.types import QuoteId, RfqId, Side
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, FillRecord, RfqBook
@@ -19,7 +20,7 @@ from gateway.domain.errors import DomainRejection
 from gateway.domain.events import QuoteAccepted, RfqExecutionFailed, RfqFilled, RfqSettled
 from gateway.domain.quotes import Quote, QuoteStatus, is_eligible
 from gateway.domain.rfq import Rfq, RfqState, Trigger
-from gateway.domain.types import RejectReason, requester_cash_amount
+from gateway.domain.types import requester_cash_amount
 from ledger.errors import InsufficientFunds
 
 

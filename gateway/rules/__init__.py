@@ -3,6 +3,7 @@
 market_hours and compliance are pure domain code; reference (imported explicitly, not from here)
 seeds and loads them from the SQL reference tables.
 """
+from core.refusal import Refusal
 from gateway.rules.compliance import (
     STOCKS_GROUP,
     AccountProfile,
@@ -14,7 +15,6 @@ from gateway.rules.compliance import (
     PolicyScope,
     lei_problem,
 )
-from gateway.rules.refusal import Refusal
 from marketcal.sessions import (
     EXCHANGE_TZ,
     Holiday,

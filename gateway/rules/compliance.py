@@ -18,8 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gateway.domain.types import RejectReason
-from gateway.rules.refusal import Refusal
+from core.refusal import Refusal, RejectReason
 
 STOCKS_GROUP = "@stocks"
 LEI_LENGTH = 20

@@ -68,7 +68,7 @@ def answers_to(session: RawFixSession, seq: int, client_req_id: bytes | None) ->
                 or (client_req_id is not None and message.get(131) == client_req_id))
 
     first = session.read_until(answers, 5.0)
-    assert first is not None, f"no answer to message {seq}"
+    assert first is not None, f"no answer to message {seq}; received {session.received}"
     more = session.read_until(answers, QUIET_PERIOD_S)
     return [first] + ([more] if more is not None else [])
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.reference_data import seed_reference_data
 from app.settings import Settings
-from gateway.domain.types import RejectReason
+from core.refusal import RejectReason
 from gateway.rules.models import AccountRow, EntityRow, PolicyRuleRow
 from gateway.rules.store import load_compliance
 from ledger.uow import SqlUnitOfWork

@@ -12,9 +12,9 @@ from sqlalchemy import Column, Engine, MetaData, String, create_engine, insert, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
+from app.schema import metadata
 from db.base import Base
 from db.engine import MIGRATIONS_DIR, alembic_config, downgrade_to, upgrade_to_head
-from db.schema import metadata
 from ledger.models import JournalLine
 
 SCHEMA_TABLES = set(metadata.tables)

@@ -12,8 +12,8 @@ from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver
 from broker.state import BrokerRfqState
 from core.clock import FakeClock
+from core.refusal import RejectReason
 from core.types import Side
-from gateway.domain.types import RejectReason
 
 D = Decimal
 REFERENCE = {"AAPL": (D("227.43"), D("227.44"))}

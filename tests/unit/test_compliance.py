@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.settings import Settings
-from gateway.domain.types import RejectReason
+from core.refusal import RejectReason
 from gateway.rules.compliance import (
     STOCKS_GROUP,
     AccountProfile,

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.clock import FakeClock
+from core.refusal import RejectReason
 from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.book import RfqBook
 from gateway.domain.commands import ExecutionOutcome, SessionStatusChanged
 from gateway.domain.rfq import RfqState
-from gateway.domain.types import RejectReason
 from gateway.engine import RfqEngine
 from gateway.models import FillRow, RfqRow
 from gateway.repository import load_book

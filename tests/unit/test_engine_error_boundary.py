@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from core.refusal import RejectReason
 from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.commands import CancelQuote, CancelRfq, QueryOrder, SessionStatusChanged
 from gateway.domain.rfq import RfqOrigin
-from gateway.domain.types import RejectReason
 from gateway.handlers import intake as handlers_intake
 from gateway.handlers import lifecycle as handlers_lifecycle
 from gateway.handlers import quotes as handlers_quotes

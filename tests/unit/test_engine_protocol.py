@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 
 from core.clock import FakeClock
+from core.refusal import RejectReason
 from core.types import SessionName, Side
 from gateway.domain import outbound as out
 from gateway.domain.commands import ApplyOperatorCommand, CancelQuote, CancelRfq, QueryOrder, SessionStatusChanged
 from gateway.domain.policy import InstrumentTerms
 from gateway.domain.rfq import ExecutionMode, RfqOrigin, RfqState
-from gateway.domain.types import RejectReason
 from gateway.handlers.lifecycle import apply_operator_command
 from tests import stubs
 from tests.unit.test_engine import Harness

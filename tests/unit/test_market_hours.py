@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.domain.types import RejectReason
-from gateway.rules.refusal import Refusal
+from core.refusal import Refusal, RejectReason
 from marketcal.models import HOLIDAY_KINDS, MARKET_SESSIONS
 from marketcal.sessions import (
     ALL_SESSIONS,

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.domain.errors import InvalidTransition
+from core.state_machine import InvalidTransition
 from gateway.domain.rfq import TERMINAL_STATES, TRANSITIONS, RfqState, Trigger, next_state
 from tests.stubs import T0, rfq
 

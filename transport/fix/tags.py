@@ -48,3 +48,6 @@ NBBO_OFFER_PX = 5003
 
 SIDE_BUY = "1"
 SIDE_SELL = "2"
+
+# The QuoteRequest's NoRelatedSym entry, in the dictionary's order (gateway and broker codecs).
+QUOTE_REQUEST_ENTRY_TAGS = [SYMBOL, SIDE, ORDER_QTY, EXPIRE_TIME, PRICE, RFQ_EXECUTION_MODE]
