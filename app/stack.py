@@ -20,20 +20,21 @@ from core.clock import Clock, SystemClock
 from core.events import DomainEvent
 from db.engine import create_db_engine, session_factory, upgrade_to_head
 from gateway.access.credentials import CredentialCache, CredentialStore
-from gateway.access.operator import OperatorQueue, SolverStatusStore
+from gateway.access.operator import SolverStatusStore
 from gateway.domain.policy import GatewayPolicy, InstrumentTerms
 from gateway.engine import RfqEngine
 from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
 from gateway.fix.intake import IntakeGuard, IntakeLimits
 from gateway.fix.logon_screen import LogonScreen, ScreenConfig, ScreenPorts, tls_context
 from gateway.fix.screen_relay import RelayLimits
-from gateway.repository import load_book
+from gateway.repository import SqlGatewayUnitOfWork, load_book
 from gateway.rules.compliance import CompliancePolicy
 from gateway.rules.store import load_compliance
 from ledger.outbox_relay import OutboxRelay
 from ledger.uow import SqlUnitOfWork
 from marketcal.sessions import TradingRules
 from marketcal.store import load_trading_rules
+from runtime.periodic import Periodic
 from runtime.worker import CommandWorker
 from transport.fix.dictionary import DATA_DICTIONARY
 from transport.fix.engine import FixEngine
@@ -42,6 +43,8 @@ from venue_sim.market import Market
 from venue_sim.server import VenueServer
 
 log = structlog.get_logger(__name__)
+
+CREDENTIAL_REFRESH_S = 1.0  # how soon a password changed by an operator takes effect
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -86,6 +89,10 @@ class Stack:
         self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
                       if self.settings.mqtt_url else None)
 
+    def gateway_uow(self) -> SqlGatewayUnitOfWork:
+        """The engine's unit of work: ledger and gateway store in one transaction, stamped by the engine's clock."""
+        return SqlGatewayUnitOfWork(self.sessions, self.clock)
+
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions)
 
@@ -117,8 +124,8 @@ class Stack:
             self.credentials = self._seed_credentials(uow)
             uow.commit()
         sender = OutboundSender(gateway.comp_id, self.clock)
-        engine = RfqEngine(self.policy(), book, self.uow, self.clock, sender, operator_queue=OperatorQueue,
-                           refreshers=(self._refresh_credentials,))
+        engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender)
+        self.credential_refresh = Periodic("credential-refresh", CREDENTIAL_REFRESH_S, self._refresh_credentials)
         worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
         spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
@@ -155,7 +162,8 @@ class Stack:
             return bool(fix.Session.isSessionRegistered(session_id(gateway_comp_id, comp_id)))
 
         return ScreenPorts(known_sessions=lambda: known, check_credentials=check, is_registered=registered,
-                           relay_limits=self._relay_limits, force_logout=self.application.force_logout)
+                           relay_limits=self._relay_limits, force_logout=self.application.force_logout,
+                           session_released=self.application.session_released)
 
     def _relay_limits(self, comp_id: str) -> RelayLimits:
         limits = self.settings.limits_for(comp_id)
@@ -197,8 +205,11 @@ class Stack:
                                    section.password.get_secret_value())
         return CredentialCache(self._known_comp_ids(), store.all())
 
-    def _refresh_credentials(self, session) -> None:
-        self.credentials.replace(self._known_comp_ids(), CredentialStore(session).all())
+    def _refresh_credentials(self) -> None:
+        """Operators change passwords with `admin set-password`; logons see the change within a second."""
+        with self.uow() as uow:
+            stored = CredentialStore(uow.session).all()
+        self.credentials.replace(self._known_comp_ids(), stored)
 
     def _known_comp_ids(self) -> set[str]:
         return {section.comp_id for section in self.settings.sessions}
@@ -237,6 +248,7 @@ class Stack:
     def start(self) -> None:
         self.venue.start()
         self.worker.start()
+        self.credential_refresh.start()
         self.gateway_fix.start()
         self.screen.start()
         if self.broker:
@@ -254,6 +266,7 @@ class Stack:
             self.broker.stop()
             self.feed_poller.stop()
         self.screen.stop()
+        self.credential_refresh.stop()
         self.worker.stop()
         self.gateway_fix.stop()
         self.venue.stop()

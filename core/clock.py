@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+
+# A function returning the current time: what stores and the ledger stamp rows with. Engines pass
+# their clock's bound `now` method, so rows carry the same (injected, possibly simulated) time.
+Now = Callable[[], datetime]
 
 
 class Clock(Protocol):

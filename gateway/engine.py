@@ -1,8 +1,10 @@
 """The RFQ engine: one thread, owning the book, turning commands into committed changes.
 
-For each command: decide (pure handlers) -> record (one SQL transaction: RFQ
-rows, ledger entries, outbox events) -> apply to memory -> send messages. A
-refusal rolls back and answers with the reject that fits the command.
+For each command: decide (pure handlers, which read the book and balances and
+return a Changeset with ledger intents) -> record (gateway/recorder.py: one
+unit of work executes the intents, saves rows and outbox events, commits) ->
+apply to memory -> send messages. A refusal rolls back and answers with the
+reject that fits the command.
 
 Error boundary: every inbound message gets exactly one answer. An unexpected
 exception while deciding or recording rolls the transaction back and answers
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from core.clock import Clock
 from core.refusal import RejectReason
+from core.state_machine import InvalidTransition
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
@@ -35,7 +38,6 @@ from gateway.domain.commands import (
     SessionStatusChanged,
     SubmitQuote,
 )
-from core.state_machine import InvalidTransition
 from gateway.domain.errors import DomainRejection, as_rejection
 from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
 from gateway.domain.policy import GatewayPolicy
@@ -45,7 +47,8 @@ from gateway.handlers import intake as handlers_intake
 from gateway.handlers import lifecycle as handlers_lifecycle
 from gateway.handlers import quotes as handlers_quotes
 from gateway.handlers import settlement as handlers_settlement
-from gateway.repository import find_rfq_by_client_id, load_book, save_changeset
+from gateway.ports import GatewayUnitOfWork
+from gateway.recorder import Decide, record
 
 log = structlog.get_logger(__name__)
 
@@ -55,16 +58,14 @@ OPERATOR_COMMANDS_PER_POLL = 50
 
 
 class RfqEngine:
-    def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], Any], clock: Clock,
-                 send: Callable[[out.Outbound], None], operator_queue: Callable[[Any], Any] | None = None,
-                 refreshers: tuple[Callable[[Any], None], ...] = ()) -> None:
+    def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], GatewayUnitOfWork],
+                 clock: Clock, send: Callable[[out.Outbound], None], poll_operator_commands: bool = True) -> None:
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
         self._clock = clock
         self._send = send
-        self._operator_queue = operator_queue  # OperatorQueue(session) factory, when access control is wired
-        self._refreshers = refreshers  # re-read operator-maintained data (credentials) on the same cadence
+        self._poll_operator = poll_operator_commands
         self._next_operator_poll = 0.0
 
     def handle(self, command: object) -> None:
@@ -95,8 +96,6 @@ class RfqEngine:
                 log.exception("send_failed", message=type(message).__name__, to=getattr(message, "to", None))
 
     def _dispatch(self, command: object) -> None:
-        now = self._clock.now()
-        decide: Callable[[Any], Changeset]
         match command:
             case SessionStatusChanged():
                 self._session_status(command)
@@ -104,23 +103,7 @@ class RfqEngine:
             case QueryOrder():
                 self._query_order(command)
                 return
-            case RequestQuote():
-                decide = lambda uow: handlers_intake.request_quote(  # noqa: E731
-                    command, self.policy, self.book, uow.ledger, now, id_taken=self._id_taken_in(uow))
-            case SubmitQuote():
-                decide = lambda uow: handlers_quotes.submit_quote(command, self.policy, self.book, uow.ledger, now)  # noqa: E731
-            case CancelQuote():
-                decide = lambda uow: handlers_quotes.cancel_quote(command, self.book, now)  # noqa: E731
-            case CancelRfq():
-                decide = lambda uow: handlers_lifecycle.cancel_rfq(command, self.book, now)  # noqa: E731
-            case AcceptQuote():
-                decide = lambda uow: handlers_settlement.accept_quote(  # noqa: E731
-                    command, self.book, uow.ledger, now, now + self.policy.settlement_timeout)
-            case ReportExecution():
-                decide = lambda uow: handlers_settlement.report_execution(  # noqa: E731
-                    command, self.book, uow.ledger, now, self._nbbo_of(command))
-            case _:
-                raise AssertionError(f"no handler for {type(command).__name__}")
+        decide = self._decision_for(command, self._clock.now())
         try:
             self._commit(decide)
         except (DomainRejection, InvalidTransition) as error:
@@ -132,12 +115,26 @@ class RfqEngine:
                 self._record_rejection(command, refusal)
             self._send_all(replies)
 
-    @staticmethod
-    def _id_taken_in(uow: Any) -> Callable[[SessionName, str], bool]:
-        def id_taken(requester: SessionName, client_req_id: str) -> bool:
-            return find_rfq_by_client_id(uow.session, requester, client_req_id) is not None
-
-        return id_taken
+    def _decision_for(self, command: object, now: datetime) -> Decide:
+        """The pure handler for a command, bound to its inputs; it runs inside the unit of work."""
+        book, policy = self.book, self.policy
+        match command:
+            case RequestQuote():
+                return lambda uow: handlers_intake.request_quote(
+                    command, policy, book, uow.ledger, now, id_taken=_id_taken_in(uow))
+            case SubmitQuote():
+                return lambda uow: handlers_quotes.submit_quote(command, policy, book, now)
+            case CancelQuote():
+                return lambda uow: handlers_quotes.cancel_quote(command, book, now)
+            case CancelRfq():
+                return lambda uow: handlers_lifecycle.cancel_rfq(command, book, now)
+            case AcceptQuote():
+                return lambda uow: handlers_settlement.accept_quote(command, book, now,
+                                                                    now + policy.settlement_timeout)
+            case ReportExecution():
+                nbbo = self._nbbo_of(command)
+                return lambda uow: handlers_settlement.report_execution(command, book, now, nbbo)
+        raise AssertionError(f"no handler for {type(command).__name__}")
 
     def tick(self) -> None:
         now = self._clock.now()
@@ -146,14 +143,14 @@ class RfqEngine:
         timeout = self.policy.settlement_timeout
         for rfq in handlers_expiry.due_for_settlement_timeout(self.book, now, timeout):
             self._commit(lambda uow, rfq=rfq: handlers_settlement.settlement_timed_out(
-                rfq, self.book, uow.ledger, now, self.policy.settlement_timeout_s))
+                rfq, self.book, now, self.policy.settlement_timeout_s))
         refreshed = handlers_quotes.refresh_presented(self.book, now)
         if not refreshed.is_empty:
             self._commit(lambda uow: refreshed)
         self._poll_operator_commands()
         self.book.forget_terminal(TERMINAL_RFQS_KEPT_IN_MEMORY)
 
-    def _nbbo_of(self, command: ReportExecution):
+    def _nbbo_of(self, command: ReportExecution) -> tuple[Decimal, Decimal] | None:
         rfq_id = handlers_settlement.parse_acceptance_id(command.quote_resp_id)
         rfq = self.book.rfq(rfq_id) if rfq_id is not None else None
         return self.policy.reference_nbbo(rfq.symbol) if rfq is not None else None
@@ -177,43 +174,35 @@ class RfqEngine:
         rfq = self.book.rfq_by_client_id(command.requester, command.cl_ord_id)
         if rfq is None:
             with self._uow_factory() as uow:
-                rfq = find_rfq_by_client_id(uow.session, command.requester, command.cl_ord_id)
+                rfq = uow.store.find_rfq_by_client_id(command.requester, command.cl_ord_id)
         self._send_all([handlers_lifecycle.order_status(command, rfq)])
 
     def _poll_operator_commands(self) -> None:
-        if self._operator_queue is None or time.monotonic() < self._next_operator_poll:
+        if not self._poll_operator or time.monotonic() < self._next_operator_poll:
             return
         self._next_operator_poll = time.monotonic() + OPERATOR_POLL_INTERVAL_S
         with self._uow_factory() as uow:
-            pending = self._operator_queue(uow.session).pending(OPERATOR_COMMANDS_PER_POLL)
-            for refresh in self._refreshers:
-                refresh(uow.session)
+            pending = uow.store.pending_operator_commands(OPERATOR_COMMANDS_PER_POLL)
         for row in pending:
-            command = ApplyOperatorCommand(row.id, row.command, row.comp_id)
+            command = ApplyOperatorCommand(row.id, row.command, SessionName(row.comp_id))
             now = self._clock.now()
             changes, result = handlers_lifecycle.apply_operator_command(command, self.policy, self.book, now)
 
-            def decide(uow, changes=changes, result=result, command_id=row.id, now=now):
-                self._operator_queue(uow.session).mark_applied(command_id, now, result)
+            def decide(uow: GatewayUnitOfWork, changes: Changeset = changes, result: str = result,
+                       command_id: int = row.id, now: datetime = now) -> Changeset:
+                uow.store.mark_operator_command_applied(command_id, now, result)
                 return changes
 
             self._commit(decide)
             log.info("operator_command_applied", command=row.command, session=row.comp_id, result=result)
 
     # -- the one transactional path ------------------------------------------------
-    def _commit(self, decide: Callable[[Any], Changeset]) -> Changeset:
+    def _commit(self, decide: Decide) -> Changeset:
         """Decide and record in one transaction; only after the commit apply and send.
 
         An exception before the commit propagates (nothing was written). After the commit
         nothing propagates: the change is durable and must be applied and reported."""
-        with self._uow_factory() as uow:
-            changes = decide(uow)
-            save_changeset(uow, changes)
-            try:
-                uow.commit()
-            except IntegrityError:
-                # A unique key caught what memory did not know (e.g. a QuoteReqID reused across a restart).
-                raise DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id") from None
+        changes = record(self._uow_factory, decide)
         self._apply_committed(changes)
         return changes
 
@@ -231,7 +220,7 @@ class RfqEngine:
 
     def _reload_book(self) -> None:
         with self._uow_factory() as uow:
-            fresh = load_book(uow.session)
+            fresh = uow.store.load_book()
         fresh.logged_on.update(self.book.logged_on)
         fresh.disabled_solvers.update(self.book.disabled_solvers)
         self.book = fresh
@@ -245,7 +234,14 @@ class RfqEngine:
 
     def _write_rejection_event(self, command: RequestQuote, refusal: DomainRejection) -> None:
         with self._uow_factory() as uow:
-            event = RfqRejected(rfq_id=None, occurred_at=self._clock.now(), reason=refusal.reason.value,
-                                text=f"{command.requester} {command.client_req_id}: {refusal.text}")
-            uow.add_event(event.event_type, event.payload(), rfq_id=None, occurred_at=event.occurred_at)
+            uow.store.record_event(RfqRejected(
+                rfq_id=None, occurred_at=self._clock.now(), reason=refusal.reason.value,
+                text=f"{command.requester} {command.client_req_id}: {refusal.text}"))
             uow.commit()
+
+
+def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:
+    def id_taken(requester: SessionName, client_req_id: str) -> bool:
+        return uow.store.find_rfq_by_client_id(requester, client_req_id) is not None
+
+    return id_taken

@@ -1,17 +1,81 @@
-"""Maps the engine's domain values to SQL rows and back (the persistence adapter)."""
+"""The gateway's SQL adapter: maps the engine's domain values to rows and back, and the unit of
+work the engine records each step in (gateway.ports.GatewayUnitOfWork)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from datetime import datetime
+from types import TracebackType
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock
+from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName, Side
+from gateway.access.operator import OperatorCommand, OperatorQueue
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
 from gateway.models import FillRow, QuoteRow, RfqRow
+from ledger.ledger import Ledger
+from ledger.uow import SqlUnitOfWork
 
 
-def save_changeset(uow, changes: Changeset) -> None:
+class SqlGatewayStore:
+    """gateway.ports.GatewayStore on the unit of work's SQL session (nothing here commits)."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def save(self, changes: Changeset) -> None:
+        save_changeset(self._uow, changes)
+
+    def record_event(self, event: DomainEvent) -> None:
+        self._uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+
+    def find_rfq_by_client_id(self, requester: SessionName, client_req_id: str) -> Rfq | None:
+        return find_rfq_by_client_id(self._uow.session, requester, client_req_id)
+
+    def load_book(self) -> RfqBook:
+        return load_book(self._uow.session)
+
+    def pending_operator_commands(self, limit: int) -> list[OperatorCommand]:
+        return OperatorQueue(self._uow.session).pending(limit)
+
+    def mark_operator_command_applied(self, command_id: int, at: datetime, result: str) -> None:
+        OperatorQueue(self._uow.session).mark_applied(command_id, at, result)
+
+
+class SqlGatewayUnitOfWork:
+    """One SQL transaction holding the ledger and the gateway's store (gateway.ports.GatewayUnitOfWork)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._inner = SqlUnitOfWork(sessions, clock=clock.now)  # rows carry the engine's (injected) time
+
+    def __enter__(self) -> SqlGatewayUnitOfWork:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._inner.__exit__(exc_type, exc, traceback)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._inner.ledger
+
+    @property
+    def store(self) -> SqlGatewayStore:
+        return SqlGatewayStore(self._inner)
+
+    @property
+    def session(self) -> Session:
+        return self._inner.session
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+
+def save_changeset(uow: SqlUnitOfWork, changes: Changeset) -> None:
     """Stage every row of a changeset in the unit of work's transaction (no commit here)."""
     session: Session = uow.session
     for rfq in changes.rfqs:

@@ -9,8 +9,8 @@ balance is checked, and accounts are locked in ascending id order so two command
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, localcontext
 
 import structlog
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
@@ -36,22 +37,17 @@ from ledger.views import (
     RecordedLine,
 )
 
-__all__ = ["EXTERNAL_OWNER", "Balance", "HoldView", "Ledger", "RecordedEntry", "RecordedLine", "utc_now"]
+__all__ = ["EXTERNAL_OWNER", "Balance", "HoldView", "Ledger", "RecordedEntry", "RecordedLine"]
 
 log = structlog.get_logger(__name__)
 
 RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Ledger:
-    def __init__(self, session: Session, clock: Clock = utc_now) -> None:
+    def __init__(self, session: Session, clock: Now = utc_now) -> None:
         self._session = session
         self._clock = clock
 
@@ -79,6 +75,10 @@ class Ledger:
         if found is None:
             return Balance(available=Decimal(0), locked=Decimal(0))
         return Balance(available=found.available, locked=found.locked)
+
+    def available(self, owner: str, asset: str) -> Decimal:
+        """The owner's available balance of `asset` (zero for an account that does not exist yet)."""
+        return self.balance(owner, asset).available
 
     def hold(self, hold_id: str) -> HoldView:
         statement = select(Hold).where(Hold.id == hold_id).execution_options(populate_existing=True)

@@ -18,8 +18,8 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import utc_now
-from ledger.ledger import Clock, Ledger
+from core.clock import Now, utc_now
+from ledger.ledger import Ledger
 from ledger.models import OutboxRow
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,7 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
 class SqlUnitOfWork:
     """`with SqlUnitOfWork(factory) as uow: ...; uow.commit()` -- leaving without commit rolls back."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock = utc_now) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Now = utc_now) -> None:
         self._session_factory = session_factory
         self._clock = clock
         self._session: Session | None = None

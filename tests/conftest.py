@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import utc_now
+from core.clock import Now, utc_now
 from db.engine import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
-from ledger.ledger import Clock
 from ledger.uow import SqlUnitOfWork
 
 POSTGRES_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -61,11 +61,17 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    """The test database's session factory (for adapters that build their own unit of work)."""
+    return session_factory(db_engine)
+
+
+@pytest.fixture
 def uow_factory(db_engine: Engine) -> Callable[..., SqlUnitOfWork]:
     """`uow_factory()` or `uow_factory(clock=...)` -> a new SqlUnitOfWork on the test database."""
     factory = session_factory(db_engine)
 
-    def make_unit_of_work(clock: Clock = utc_now) -> SqlUnitOfWork:
+    def make_unit_of_work(clock: Now = utc_now) -> SqlUnitOfWork:
         return SqlUnitOfWork(factory, clock=clock)
 
     return make_unit_of_work

@@ -41,8 +41,9 @@ def sending_time() -> bytes:
 
 class RawFixSession:
     def __init__(self, port: int, sender: str, target: str = "RFQGW", host: str = "127.0.0.1",
-                 tls: ssl.SSLContext | None = None, timeout_s: float = 5.0) -> None:
+                 tls: ssl.SSLContext | None = None, timeout_s: float = 5.0, source_address: str | None = None) -> None:
         self.port, self.host, self.sender, self.target = port, host, sender, target
+        self._source = (source_address, 0) if source_address else None
         self._tls = tls
         self._timeout_s = timeout_s
         self._socket: socket.socket | None = None
@@ -51,7 +52,8 @@ class RawFixSession:
         self.received: list[simplefix.FixMessage] = []
 
     def connect(self) -> "RawFixSession":
-        raw = socket.create_connection((self.host, self.port), timeout=self._timeout_s)
+        raw = socket.create_connection((self.host, self.port), timeout=self._timeout_s,
+                                       source_address=self._source)
         self._socket = self._tls.wrap_socket(raw, server_hostname="localhost") if self._tls else raw
         return self
 

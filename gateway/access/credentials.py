@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import os
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -20,9 +21,8 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.clock import utc_now
+from core.clock import Now, utc_now
 from gateway.access.models import USERNAME_LENGTH, SessionCredentialRow
-from ledger.ledger import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +68,8 @@ def hash_password(password: str) -> str:
     """`scrypt$n=8192,r=8,p=1$<salt b64>$<hash b64>` with a fresh random salt."""
     if not isinstance(password, str) or not password:
         raise CredentialError("a password must be a non-empty string")
+    if _has_control_bytes(password.encode("utf-8")):
+        raise CredentialError("a password must not contain control characters")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise CredentialError(f"a password is at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
     salt = os.urandom(SALT_BYTES)
@@ -135,7 +137,7 @@ class StoredCredential:
 class CredentialStore:
     """SQL access to session_credentials; the caller owns the transaction (no commit here)."""
 
-    def __init__(self, session: Session, clock: Clock = utc_now) -> None:
+    def __init__(self, session: Session, clock: Now = utc_now) -> None:
         self._session = session
         self._clock = clock
 
@@ -177,6 +179,17 @@ def _snapshot(known_comp_ids: Iterable[str], credentials: Mapping[str, StoredCre
     return _Snapshot(frozenset(known_comp_ids), MappingProxyType(dict(credentials)))
 
 
+# A credential verified this recently is recognised again by a SHA-256 digest instead of a second
+# scrypt: the logon screen and QuickFIX's logon callback both check every Logon.
+VERIFIED_FOR_S = 30.0
+
+
+def _has_control_bytes(value: bytes) -> bool:
+    """NUL and other control bytes never match: scrypt's HMAC pads short keys with NUL, so "pw" and
+    "pw\x00" would hash alike."""
+    return any(byte < 0x20 or byte == 0x7F for byte in value)
+
+
 class CredentialCache:
     """Logon checks against an immutable snapshot; `replace` swaps the whole snapshot at once.
 
@@ -184,13 +197,18 @@ class CredentialCache:
     gave a password to should not be able to log on with any password.
     """
 
-    def __init__(self, known_comp_ids: Iterable[str], credentials: Mapping[str, StoredCredential]) -> None:
+    def __init__(self, known_comp_ids: Iterable[str], credentials: Mapping[str, StoredCredential],
+                 monotonic_s: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._snapshot = _snapshot(known_comp_ids, credentials)
+        self._monotonic_s = monotonic_s
+        self._verified: dict[str, tuple[bytes, float]] = {}  # comp_id -> (digest, verified at)
 
     def replace(self, known_comp_ids: Iterable[str], credentials: Mapping[str, StoredCredential]) -> None:
         fresh = _snapshot(known_comp_ids, credentials)
         with self._lock:
+            if fresh.credentials != self._snapshot.credentials:
+                self._verified.clear()  # a changed password must be verified again
             self._snapshot = fresh
 
     def check(self, comp_id: str, username: str | bytes | None, password: str | bytes | None) -> LogonVerdict:
@@ -212,10 +230,24 @@ class CredentialCache:
             return LogonVerdict(False, f"no credentials configured for {comp_id}")
         given_username = _as_bytes(username or b"")
         given_password = _as_bytes(password or b"")
+        if _has_control_bytes(given_username) or _has_control_bytes(given_password):
+            return LogonVerdict(False, "wrong username or password")
+        digest = hashlib.sha256(len(given_username).to_bytes(4, "big") + given_username + given_password).digest()
+        if self._recently_verified(comp_id, digest):
+            return LogonVerdict(True, "ok")
         # Both checks always run so neither the verdict nor the timing tells which one failed.
         username_ok = (len(given_username) <= MAX_USERNAME_BYTES
                        and hmac.compare_digest(given_username, stored.username.encode("utf-8")))
         password_ok = verify_password(given_password, stored.password_hash)
         if username_ok and password_ok:
+            with self._lock:
+                self._verified[comp_id] = (digest, self._monotonic_s())
             return LogonVerdict(True, "ok")
         return LogonVerdict(False, "wrong username or password")
+
+    def _recently_verified(self, comp_id: str, digest: bytes) -> bool:
+        with self._lock:
+            remembered = self._verified.get(comp_id)
+        if remembered is None or self._monotonic_s() - remembered[1] > VERIFIED_FOR_S:
+            return False
+        return hmac.compare_digest(remembered[0], digest)

@@ -13,9 +13,8 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.clock import utc_now
+from core.clock import Now, utc_now
 from gateway.access.models import OPERATOR_COMMANDS, REASON_LENGTH, OperatorCommandRow, SolverStatusRow
-from ledger.ledger import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +48,7 @@ def _command(row: OperatorCommandRow) -> OperatorCommand:
 
 
 class OperatorQueue:
-    def __init__(self, session: Session, clock: Clock = utc_now) -> None:
+    def __init__(self, session: Session, clock: Now = utc_now) -> None:
         self._session = session
         self._clock = clock
 
@@ -98,7 +97,7 @@ class SolverStatus:
 
 
 class SolverStatusStore:
-    def __init__(self, session: Session, clock: Clock = utc_now) -> None:
+    def __init__(self, session: Session, clock: Now = utc_now) -> None:
         self._session = session
         self._clock = clock
 

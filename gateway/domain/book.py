@@ -12,6 +12,7 @@ from datetime import datetime
 
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName
+from gateway.domain.ledger_intents import LedgerIntent
 from gateway.domain.outbound import Outbound
 from gateway.domain.quotes import Quote, QuoteStatus, best_quote
 from gateway.domain.rfq import Rfq, RfqState
@@ -39,6 +40,7 @@ class Changeset:
     presented: dict[RfqId, QuoteId | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # operator-facing summaries, logged after commit
     disabled_solvers: dict[SessionName, bool] = field(default_factory=dict)  # solver -> disabled (operator)
+    ledger: list[LedgerIntent] = field(default_factory=list)  # executed by the engine, in order, before saving
 
     def merge(self, other: "Changeset") -> "Changeset":
         """Fold a later decision of the same transaction into this one (its rows win)."""
@@ -50,12 +52,13 @@ class Changeset:
         self.presented.update(other.presented)
         self.notes.extend(other.notes)
         self.disabled_solvers.update(other.disabled_solvers)
+        self.ledger.extend(other.ledger)
         return self
 
     @property
     def is_empty(self) -> bool:
         return not (self.rfqs or self.quotes or self.fills or self.events or self.outbound or self.presented
-                    or self.disabled_solvers)
+                    or self.disabled_solvers or self.ledger)
 
 
 class RfqBook:

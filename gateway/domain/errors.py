@@ -7,9 +7,12 @@ from core.state_machine import InvalidTransition
 
 class DomainRejection(Exception):
     def __init__(self, reason: RejectReason, text: str) -> None:
-        super().__init__(text)
+        super().__init__(reason, text)  # both in args: the refusal copies and pickles intact
         self.reason = reason
         self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def as_rejection(error: DomainRejection | InvalidTransition) -> DomainRejection:

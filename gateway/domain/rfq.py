@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from core.types import QuoteId, RfqId, SessionName, Side
 from core.state_machine import TransitionTable
+from core.types import QuoteId, RfqId, SessionName, Side
 
 
 class RfqState(StrEnum):

@@ -119,11 +119,24 @@ class GatewayApplication(GuardedApplication):
         self._worker.submit(SessionStatusChanged(SessionName(comp_id), logged_on=False), lane=comp_id, force=True)
 
     def force_logout(self, comp_id: str, text: str) -> None:
-        """Log a session out with `text` (flood, oversize message); it may log on again afterwards."""
+        """Log a session out with `text` (flood, oversize message); it may log on again afterwards.
+
+        QuickFIX's Session.logout() also disables the session until it is enabled again, and only
+        a session that is logged on gets onLogout: so a session not (yet) logged on is not
+        disabled at all (the screen just closes its connection), and every forced logout is
+        undone when the connection is gone (`session_released`), whatever QuickFIX calls."""
         with self._live_lock:
             self._forced_logouts.add(comp_id)
         log.warning("session_forced_logout", session=comp_id, text=text)
-        logout_session(session_id(self._gateway_comp_id, comp_id), text)
+        logout_session(session_id(self._gateway_comp_id, comp_id), text, only_if_logged_on=True)
+
+    def session_released(self, comp_id: str) -> None:
+        """The session's connection has ended (the logon screen says so): undo a forced logout."""
+        with self._live_lock:
+            forced = comp_id in self._forced_logouts
+            self._forced_logouts.discard(comp_id)
+        if forced:
+            enable_session(session_id(self._gateway_comp_id, comp_id))
 
     # -- application messages ------------------------------------------------------------
     def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:

@@ -41,14 +41,15 @@ from gateway.fix.logon_rules import (
     logon_tags,
     screen_logon,
 )
+from gateway.fix.screen_admission import ScreenAdmission
 from gateway.fix.screen_relay import RelayHooks, RelayLimits, relay
 from transport.fix.framing import FrameKind, FrameScanner
 
 log = structlog.get_logger(__name__)
 
 MAX_LOGON_BYTES = 4096  # a first message larger than this is not a Logon
-MAX_CONNECTIONS = 256
 CREDENTIAL_CHECK_THREADS = 2  # scrypt costs ~25 ms: bounded, and off the event loop
+MAX_PENDING_CHECKS = 8  # credential checks running or waiting; more logons at once are told to retry
 LIVE_SESSION_GRACE_S = 0.5  # a relay this close to its end is waited for before saying "already logged on"
 RELEASE_TIMEOUT_S = 2.0  # how long a new Logon waits for QuickFIX to let go of the session's last connection
 REGISTRATION_POLL_S = 0.002
@@ -63,6 +64,7 @@ class ScreenPorts:
     is_registered: Callable[[str], bool]  # does QuickFIX still hold a connection of this session?
     relay_limits: Callable[[str], RelayLimits]
     force_logout: Callable[[str, str], None]  # a Logout with Text through QuickFIX (sequence numbers intact)
+    session_released: Callable[[str], None]  # the session's relayed connection has ended
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def logout_message(sender_comp_id: str, target_comp_id: str, text: str) -> bytes
 class _FirstMessage:
     kind: str  # "message" | "closed" | "timeout" | "oversize" | "garbled"
     data: bytes
+    rest: bytes = b""  # bytes that arrived after the first message (pipelined): relayed after it
 
 
 class LogonScreen:
@@ -103,7 +106,8 @@ class LogonScreen:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="logon-screen", daemon=True)
         self._server: asyncio.AbstractServer | None = None
-        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._admission = ScreenAdmission()
+        self._checks = asyncio.Semaphore(MAX_PENDING_CHECKS)
         self._checker = ThreadPoolExecutor(CREDENTIAL_CHECK_THREADS, thread_name_prefix="logon-check")
         self._active: dict[str, asyncio.Event] = {}  # session -> set when its relay has ended
 
@@ -139,41 +143,50 @@ class LogonScreen:
             ssl_handshake_timeout=self._config.logon_timeout_s if self._config.tls else None)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with self._slots:
-            try:
-                await self._screen_and_relay(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
-                pass
-            except Exception:  # noqa: BLE001 - one connection's failure must not stop the screen
-                log.exception("logon_screen_failed")
-            finally:
-                writer.close()
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        if not self._admission.admit_connection(address):
+            log.warning("connection_refused_at_limit", address=address, open=self._admission.open_connections)
+            writer.close()  # full: closed at once, never left waiting for a slot
+            return
+        try:
+            await self._screen_and_relay(reader, writer, address)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.TimeoutError):
+            pass
+        except Exception:  # noqa: BLE001 - one connection's failure must not stop the screen
+            log.exception("logon_screen_failed")
+        finally:
+            writer.close()
+            self._admission.connection_closed(address)
 
     # -- one connection ---------------------------------------------------------------------------
-    async def _screen_and_relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        first = await self._read_first_message(reader)
+    async def _screen_and_relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                                address: str) -> None:
+        deadline = self._loop.time() + self._config.logon_timeout_s  # from the accept, for every step
+        first = await self._read_first_message(reader, deadline)
         verdict = self._verdict(first)
         if isinstance(verdict, LogonRefusal):
             await self._refuse(writer, verdict)
             return
         if verdict is None:
             return  # the peer closed before sending a Logon: nobody to answer
-        if not await self._credentials_ok(verdict):
-            await self._refuse(writer, LogonRefusal(WRONG_CREDENTIALS, verdict.sender))
+        refusal = await self._check_credentials(verdict, address, deadline)
+        if refusal is not None:
+            await self._refuse(writer, refusal)
             return
         slot = await self._claim(verdict.sender)
         if slot is None:
             await self._refuse(writer, LogonRefusal(f"session {verdict.sender} is already logged on", verdict.sender))
             return
         try:
-            await self._relay(verdict.sender, first.data, reader, writer)
+            await self._relay(verdict.sender, first, reader, writer)
         finally:
             self._release(verdict.sender, slot)
+            self._ports.session_released(verdict.sender)
 
-    async def _read_first_message(self, reader: asyncio.StreamReader) -> _FirstMessage:
+    async def _read_first_message(self, reader: asyncio.StreamReader, deadline: float) -> _FirstMessage:
         scanner = FrameScanner(MAX_LOGON_BYTES)
         received = bytearray()
-        deadline = self._loop.time() + self._config.logon_timeout_s
         while True:
             remaining = deadline - self._loop.time()
             if remaining <= 0:
@@ -187,7 +200,7 @@ class LogonScreen:
             received += chunk
             for frame in scanner.feed(chunk):
                 if frame.kind is FrameKind.MESSAGE:
-                    return _FirstMessage("message", frame.data)
+                    return _FirstMessage("message", frame.data, bytes(received[len(frame.data):]))
                 if frame.kind is FrameKind.OVERSIZE:
                     return _FirstMessage("oversize", bytes(received))
                 return _FirstMessage("garbled", bytes(received))
@@ -207,16 +220,31 @@ class LogonScreen:
             return LogonRefusal("no Logon", None)  # silent connection: closed without an answer
         return None
 
-    async def _credentials_ok(self, request: LogonRequest) -> bool:
+    async def _check_credentials(self, request: LogonRequest, address: str, deadline: float
+                                 ) -> LogonRefusal | None:
+        """None when the credentials are right; the refusal otherwise. Bounded: at most
+        MAX_PENDING_CHECKS scrypt checks at once, each within the logon deadline, and none for
+        an address whose logons keep failing."""
         if not self._config.credentials_required:
-            return True
-        check = self._ports.check_credentials
+            return None
+        now_s = self._loop.time()
+        if not self._admission.may_check_credentials(address, now_s):
+            return LogonRefusal("Rejected Logon Attempt: too many failed logons from this address; retry later",
+                                request.sender)
         try:
-            return bool(await self._loop.run_in_executor(self._checker, check, request.sender, request.username,
-                                                         request.password))
+            async with asyncio.timeout(max(0.0, deadline - now_s)):
+                async with self._checks:
+                    ok = await self._loop.run_in_executor(self._checker, self._ports.check_credentials,
+                                                          request.sender, request.username, request.password)
+        except TimeoutError:
+            return LogonRefusal("Rejected Logon Attempt: the gateway is busy checking logons; retry", request.sender)
         except Exception:  # noqa: BLE001 - fail closed
             log.exception("logon_check_failed", session=request.sender)
-            return False
+            ok = False
+        if ok:
+            return None
+        self._admission.credentials_failed(address, self._loop.time())
+        return LogonRefusal(WRONG_CREDENTIALS, request.sender)
 
     async def _refuse(self, writer: asyncio.StreamWriter, refusal: LogonRefusal) -> None:
         log.warning("logon_refused", session=refusal.reply_to, text=refusal.text)
@@ -248,13 +276,13 @@ class LogonScreen:
         if self._active.get(session) is slot:
             del self._active[session]
 
-    async def _relay(self, session: str, first: bytes, reader: asyncio.StreamReader,
+    async def _relay(self, session: str, first: _FirstMessage, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._config.upstream_port)
         hooks = RelayHooks(force_logout=lambda text: self._ports.force_logout(session, text),
                            limits=self._ports.relay_limits(session))
         try:
-            await relay(first, reader, writer, upstream_reader, upstream_writer, hooks)
+            await relay(first.data, first.rest, reader, writer, upstream_reader, upstream_writer, hooks)
         finally:
             upstream_writer.close()
 

@@ -38,13 +38,14 @@ class RelayHooks:
     limits: RelayLimits
 
 
-async def relay(first: bytes, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                upstream_reader: asyncio.StreamReader, upstream_writer: asyncio.StreamWriter,
-                hooks: RelayHooks) -> None:
-    """Until either side closes; `first` (the screened Logon) goes upstream first."""
+async def relay(first: bytes, rest: bytes, client_reader: asyncio.StreamReader,
+                client_writer: asyncio.StreamWriter, upstream_reader: asyncio.StreamReader,
+                upstream_writer: asyncio.StreamWriter, hooks: RelayHooks) -> None:
+    """Until either side closes; `first` (the screened Logon) goes upstream first, then `rest`
+    (what the counterparty sent right behind it), then whatever it sends next."""
     upstream_writer.write(first)
     await upstream_writer.drain()
-    inbound = asyncio.ensure_future(_pump_inbound(client_reader, upstream_writer, hooks))
+    inbound = asyncio.ensure_future(_pump_inbound(client_reader, upstream_writer, hooks, rest))
     outbound = asyncio.ensure_future(_pump_outbound(upstream_reader, client_writer))
     try:
         done, _ = await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
@@ -56,11 +57,13 @@ async def relay(first: bytes, client_reader: asyncio.StreamReader, client_writer
         await asyncio.gather(inbound, outbound, return_exceptions=True)
 
 
-async def _pump_inbound(reader: asyncio.StreamReader, sink: asyncio.StreamWriter, hooks: RelayHooks) -> str:
+async def _pump_inbound(reader: asyncio.StreamReader, sink: asyncio.StreamWriter, hooks: RelayHooks,
+                        rest: bytes) -> str:
     limits = hooks.limits
     scanner = FrameScanner(limits.max_message_bytes)
     flood = limits.flood_budget(time.monotonic())
-    while chunk := await reader.read(RELAY_CHUNK_BYTES):
+    chunk = rest
+    while chunk or (chunk := await reader.read(RELAY_CHUNK_BYTES)):
         for frame in scanner.feed(chunk):
             if frame.kind is FrameKind.MESSAGE:
                 if not flood.take(time.monotonic()):
@@ -73,6 +76,7 @@ async def _pump_inbound(reader: asyncio.StreamReader, sink: asyncio.StreamWriter
                 hooks.force_logout(f"message larger than {limits.max_message_bytes} bytes{size}")
                 return "oversize"
         await sink.drain()
+        chunk = b""
     return "closed"
 
 

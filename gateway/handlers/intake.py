@@ -17,6 +17,7 @@ from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.commands import RequestQuote
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqCreated
+from gateway.domain.ledger_intents import BalanceReader
 from gateway.domain.policy import GatewayPolicy
 from gateway.domain.rfq import ExecutionMode, Rfq, Trigger
 from gateway.domain.types import cash_paid_by_requester
@@ -64,10 +65,10 @@ def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook
             raise DomainRejection(refusal.reason, refusal.text)
 
 
-def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: str, ledger) -> None:
+def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: str, balances: BalanceReader) -> None:
     """A buy whose worst-case cost exceeds available cash, or a sell of shares not held, never reaches a solver."""
     if command.side is Side.SELL:
-        held = ledger.balance(account, command.symbol).available
+        held = balances.available(account, command.symbol)
         if held < command.quantity:
             raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
                                   f"insufficient {command.symbol}: {held} available, {command.quantity} to sell")
@@ -80,17 +81,17 @@ def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: st
         with localcontext(MONEY_CONTEXT):
             worst_price = reference * (1 + policy.buying_power_buffer)
     worst_cost = cash_paid_by_requester(worst_price, command.quantity)
-    available = ledger.balance(account, CASH_ASSET).available
+    available = balances.available(account, CASH_ASSET)
     if worst_cost > available:
         raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
                               f"insufficient buying power: worst case {worst_cost} {CASH_ASSET}, {available} available")
 
 
-def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, ledger, now: datetime,
+def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, balances: BalanceReader, now: datetime,
                   id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False) -> Changeset:
     validate_request(command, policy, book, now, id_taken)
     party = policy.counterparty(command.requester)
-    check_buying_power(command, policy, party.account, ledger)
+    check_buying_power(command, policy, party.account, balances)
     received = Rfq(
         rfq_id=book.allocate_rfq_id(), requester=command.requester, requester_account=party.account,
         client_req_id=command.client_req_id, symbol=command.symbol, side=command.side,

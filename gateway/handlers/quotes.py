@@ -43,7 +43,7 @@ def _check_quote_terms(command: SubmitQuote, rfq: Rfq, policy: GatewayPolicy) ->
         raise DomainRejection(RejectReason.INVALID_QUANTITY, f"{side_name} size {needed_size} below RFQ quantity")
 
 
-def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, ledger, now: datetime) -> Changeset:
+def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, now: datetime) -> Changeset:
     party = policy.counterparty(command.solver)
     if party is None or not party.role.can_quote():
         raise DomainRejection(RejectReason.NOT_AUTHORIZED, f"session {command.solver} may not quote")
@@ -73,7 +73,7 @@ def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, led
                                             quote_id=command.solver_quote_id, symbol=rfq.symbol,
                                             status=out.QuoteAck.ACCEPTED))
     if rfq.mode is ExecutionMode.IMMEDIATE and is_eligible(quote, rfq, now):
-        changes.merge(accept(rfq, quote, None, book, ledger, now, now + policy.settlement_timeout))
+        changes.merge(accept(rfq, quote, None, book, now, now + policy.settlement_timeout))
     else:
         present_best_if_changed(rfq, book, changes, now)
     return changes

@@ -1,8 +1,8 @@
 """Handlers for acceptance and execution: the steps that move money.
 
-They run inside the engine's unit of work and call the ledger there, so the
-RFQ state change, the ledger entries and the outbox events commit together or
-not at all (a rollback also leaves the in-memory book untouched).
+They return the ledger's work as intents (lock, post, void, transfer) in the Changeset; the
+engine executes them in the same transaction as the RFQ's state change and its outbox events,
+so all of it commits together or not at all (a rollback also leaves the in-memory book untouched).
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from gateway.domain.book import Changeset, FillRecord, RfqBook
 from gateway.domain.commands import AcceptQuote, ExecutionOutcome, ReportExecution, ResponseType
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import QuoteAccepted, RfqExecutionFailed, RfqFilled, RfqSettled
+from gateway.domain.ledger_intents import LedgerIntent, LockFunds, PostHold, TransferFunds, VoidHold
 from gateway.domain.quotes import Quote, QuoteStatus, is_eligible
 from gateway.domain.rfq import Rfq, RfqState, Trigger
 from gateway.domain.types import requester_cash_amount
-from ledger.errors import InsufficientFunds
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,14 @@ def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
     return Legs(rfq.symbol, quantity, CASH_ASSET, cash)
 
 
-def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime,
+def accept_quote(command: AcceptQuote, book: RfqBook, now: datetime,
                  expires_at: datetime | None = None) -> Changeset:
     """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
     quote = book.quote(QuoteId(command.quote_id))
     rfq = book.rfq(quote.rfq_id) if quote is not None else None
-    if quote is None or rfq is None:
+    # Another requester's quote is "unknown" too: the answer must not tell which QuoteIDs exist.
+    if quote is None or rfq is None or rfq.requester != command.requester:
         raise DomainRejection(RejectReason.UNKNOWN_ID, f"unknown QuoteID {command.quote_id}")
-    if rfq.requester != command.requester:
-        raise DomainRejection(RejectReason.NOT_AUTHORIZED, "quote belongs to another requester's RFQ")
     if command.response_type is not ResponseType.HIT_LIFT:
         raise DomainRejection(RejectReason.OTHER, "only QuoteRespType 1 (Hit/Lift) accepts a quote")
     if rfq.state is not RfqState.QUOTING:
@@ -72,17 +71,17 @@ def accept_quote(command: AcceptQuote, book: RfqBook, ledger, now: datetime,
         raise DomainRejection(RejectReason.TOO_LATE, "acceptance window closed")
     if not is_eligible(quote, rfq, now):
         raise DomainRejection(RejectReason.WRONG_STATE, f"quote {quote.quote_id} can no longer be accepted")
-    return accept(rfq, quote, command.client_resp_id, book, ledger, now, expires_at)
+    return accept(rfq, quote, command.client_resp_id, book, now, expires_at)
 
 
-def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, ledger, now: datetime,
+def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, now: datetime,
            expires_at: datetime | None = None) -> Changeset:
     """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
-    price = quote.price_for(rfq.side)
+    price = quoted_price(rfq, quote)
     amounts = legs(rfq, price, rfq.quantity)
-    lock_legs(rfq, quote, amounts, ledger, now, expires_at)
     accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id, client_resp_id=client_resp_id)
-    changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)])
+    changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)],
+                        ledger=lock_legs(rfq, quote, amounts, expires_at))
     changes.events.append(QuoteAccepted(
         rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id, solver=quote.solver, price=price,
         quantity=rfq.quantity, locked_amount=amounts.requester_amount, locked_asset=amounts.requester_asset,
@@ -97,19 +96,24 @@ def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, le
     return changes
 
 
-def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, ledger, now: datetime, expires_at: datetime | None) -> None:
+def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, expires_at: datetime | None) -> list[LedgerIntent]:
+    """Both holds of an acceptance: the requester's first (its shortfall is the likelier refusal)."""
     requester_hold, solver_hold = holds_for(rfq.rfq_id)
-    try:
-        ledger.lock(requester_hold, rfq.requester_account, amounts.requester_asset, amounts.requester_amount,
-                    idempotency_key=f"lock:{requester_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
-    except InsufficientFunds:
-        raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
-                              f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}") from None
-    try:
-        ledger.lock(solver_hold, quote.solver_account, amounts.solver_asset, amounts.solver_amount,
-                    idempotency_key=f"lock:{solver_hold}", rfq_id=rfq.rfq_id, expires_at=expires_at)
-    except InsufficientFunds:
-        raise DomainRejection(RejectReason.OTHER, "solver cannot deliver: its balance is insufficient") from None
+    return [
+        LockFunds(requester_hold, rfq.requester_account, amounts.requester_asset, amounts.requester_amount,
+                  rfq.rfq_id, expires_at, DomainRejection(
+                      RejectReason.INSUFFICIENT_FUNDS,
+                      f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}")),
+        LockFunds(solver_hold, quote.solver_account, amounts.solver_asset, amounts.solver_amount, rfq.rfq_id,
+                  expires_at, DomainRejection(RejectReason.OTHER, "solver cannot deliver: its balance is insufficient")),
+    ]
+
+
+def quoted_price(rfq: Rfq, quote: Quote) -> Decimal:
+    """The winning quote's price on the requester's side (an accepted quote always has one)."""
+    price = quote.price_for(rfq.side)
+    assert price is not None, f"quote {quote.quote_id} accepted without a {rfq.side.value} price"
+    return price
 
 
 def retire_other_quotes(rfq: Rfq, book: RfqBook, changes: Changeset, status: QuoteStatus, text: str) -> None:
@@ -151,18 +155,18 @@ def _winning_context(command: ReportExecution, book: RfqBook) -> tuple[Rfq, Quot
     return rfq, quote
 
 
-def report_execution(command: ReportExecution, book: RfqBook, ledger, now: datetime,
+def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
                      nbbo: tuple[Decimal, Decimal] | None = None) -> Changeset:
     rfq, quote = _winning_context(command, book)
     if command.outcome is ExecutionOutcome.FAILED:
-        return execution_failed(rfq, quote, command, ledger, now)
+        return execution_failed(rfq, quote, command, now)
     price, quantity = command.last_price, command.last_quantity
     quoted = quote.price_for(rfq.side)
     check_fill(rfq, quoted, price, quantity)
-    settled = settle(rfq, quote, price, quantity, ledger)
+    settled, intents = settle(rfq, quote, price, quantity)
     filled = rfq.apply(Trigger.FILL, now).apply(
         Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
-    changes = Changeset(rfqs=[filled])
+    changes = Changeset(rfqs=[filled], ledger=intents)
     changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now,
                                     *(nbbo or (None, None))))
     partial = quantity < rfq.quantity
@@ -191,26 +195,23 @@ def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None, quantity: Decim
         raise DomainRejection(RejectReason.INVALID_PRICE, f"fill price {price} is worse than quoted {quoted}")
 
 
-def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal, ledger) -> Legs:
+def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal) -> tuple[Legs, list[LedgerIntent]]:
     """Post both holds at the settle price and quantity; the rest of each hold is released."""
     amounts = legs(rfq, price, quantity)
     requester_hold, solver_hold = holds_for(rfq.rfq_id)
-    ledger.post(requester_hold, amounts.requester_amount, quote.solver_account,
-                idempotency_key=f"post:{requester_hold}")
-    solver_locked = legs(rfq, quote.price_for(rfq.side), rfq.quantity).solver_amount
+    solver_locked = legs(rfq, quoted_price(rfq, quote), rfq.quantity).solver_amount
     from_hold = min(amounts.solver_amount, solver_locked)
-    ledger.post(solver_hold, from_hold, rfq.requester_account, idempotency_key=f"post:{solver_hold}")
+    intents: list[LedgerIntent] = [PostHold(requester_hold, amounts.requester_amount, quote.solver_account),
+                                   PostHold(solver_hold, from_hold, rfq.requester_account)]
     if amounts.solver_amount > from_hold:
         # A selling requester's price improvement can exceed the solver's cash hold
         # (locked at the quoted bid); the solver pays the difference from available.
-        try:
-            ledger.transfer(quote.solver_account, rfq.requester_account, amounts.solver_asset,
-                            amounts.solver_amount - from_hold, idempotency_key=f"improve:{solver_hold}",
-                            description=f"price improvement rfq {rfq.rfq_id}")
-        except InsufficientFunds:
-            raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
-                                  "solver cannot fund the price improvement it reported") from None
-    return amounts
+        intents.append(TransferFunds(
+            quote.solver_account, rfq.requester_account, amounts.solver_asset, amounts.solver_amount - from_hold,
+            idempotency_key=f"improve:{solver_hold}", description=f"price improvement rfq {rfq.rfq_id}",
+            if_insufficient=DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
+                                            "solver cannot fund the price improvement it reported")))
+    return amounts, intents
 
 
 def _cash_released(rfq: Rfq, quoted: Decimal, settled: Legs) -> Decimal:
@@ -220,25 +221,23 @@ def _cash_released(rfq: Rfq, quoted: Decimal, settled: Legs) -> Decimal:
     return locked.solver_amount - settled.solver_amount
 
 
-def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution | None, ledger, now: datetime,
+def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution | None, now: datetime,
                      text: str | None = None) -> Changeset:
     """The solver could not execute (or never said it did): void both holds, end the RFQ."""
-    for hold_id in holds_for(rfq.rfq_id):
-        ledger.void(hold_id, idempotency_key=f"void:{hold_id}")
     failed = rfq.apply(Trigger.EXECUTION_FAILED, now)
     text = text or (command.text if command else None) or "solver could not execute"
-    changes = Changeset(rfqs=[failed])
+    changes = Changeset(rfqs=[failed], ledger=[VoidHold(hold_id) for hold_id in holds_for(rfq.rfq_id)])
     changes.events.append(RfqExecutionFailed(rfq_id=rfq.rfq_id, occurred_at=now, text=text))
     changes.outbound.append(requester_report(failed, out.ReportKind.REJECTED, f"{rfq.rfq_id}-rej", quote,
                                              text=f"{text}; locked funds released"))
     return changes
 
 
-def settlement_timed_out(rfq: Rfq, book: RfqBook, ledger, now: datetime, timeout_s: float) -> Changeset:
+def settlement_timed_out(rfq: Rfq, book: RfqBook, now: datetime, timeout_s: float) -> Changeset:
     """No execution report within the timeout: the holds expire (voided), both sides are told."""
     quote = book.quote(rfq.accepted_quote_id)
     assert quote is not None, "an accepted RFQ keeps its winning quote"
-    changes = execution_failed(rfq, quote, None, ledger, now,
+    changes = execution_failed(rfq, quote, None, now,
                                text=f"no execution report from the solver within {timeout_s:g} s")
     changes.outbound.append(out.QuoteStatus(
         to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id, symbol=rfq.symbol,

@@ -83,6 +83,7 @@ def answers_to(session: RawFixSession, seq: int, client_req_id: bytes | None) ->
     (quote_request("s1", symbol=b"AAP\xc9L"), 55, "printable ASCII"),
     (quote_request("x" * 65), 131, "at most 64 characters"),
     (quote_request("n1", price="abc"), 44, "is not a decimal number"),
+    (quote_request("p5", price="1234567890123456.1234567890123"), 44, "at most 12 decimal places"),
 ])
 def test_a_malformed_value_gets_exactly_one_session_reject_naming_the_tag(running, req, fields, tag, text):
     rfqs_before = len(running.stack.engine.book.all_rfqs())
@@ -98,6 +99,23 @@ def test_a_huge_but_well_formed_limit_is_refused_for_buying_power_not_an_error(r
     seq = req.send("R", quote_request("big-limit", price="9" * 26))
     [reject] = answers_to(req, seq, b"big-limit")
     assert reject.get(35) == b"AG" and reject.get(658) == b"99" and b"insufficient buying power" in reject.get(58)
+
+
+def test_accepting_another_requesters_quote_is_answered_as_an_unknown_quote(running, req):
+    """QuoteIDs are sequential: the answer must not tell whether another requester's quote exists."""
+    other = raw_session(running, "REQ3")
+    try:
+        other.send("R", quote_request("other-1", symbol="MSFT"))
+        request = running.clients["SOLVER1"].wait_for(lambda m: m.msg_type == "R" and m.get(55) == "MSFT")
+        running.clients["SOLVER1"].send("S", [(131, request[131]), (117, "enum-q"), (55, "MSFT"),
+                                              (132, "414.00"), (133, "416.00")])
+        shown = other.read_until(lambda m: m.get(35) == b"S", 5)
+        assert shown is not None
+        req.send("AJ", [(693, "steal-1"), (117, shown.get(117)), (694, 1), (55, "MSFT"), (54, 1)])
+        reject = req.read_until(lambda m: m.get(35) == b"j" and m.get(379) == b"steal-1", 5)
+        assert reject is not None and reject.get(380) == b"1" and b"unknown QuoteID" in reject.get(58)
+    finally:
+        other.close()
 
 
 def test_a_quantity_beyond_the_maximum_says_so(req):

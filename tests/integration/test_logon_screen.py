@@ -54,6 +54,7 @@ def assert_logout(session: RawFixSession, text_part: str) -> None:
     (b"REQ2", b"req2-dev-password\xff"),
     (b"REQ2\xff", b"req2-dev-password"),
     (b"\xc3\x28", b"\xa0\xa1"),  # invalid UTF-8 sequences
+    (b"REQ2", b"req2-dev-password\x00"),  # NUL padding hashes alike in scrypt's HMAC: refused as bytes
 ])
 def test_non_utf8_credentials_are_refused(running, port, username, password):
     with RawFixSession(port, "REQ2") as session:
@@ -149,6 +150,64 @@ def test_a_dropped_connection_can_log_on_again_at_once(running, port):
         answer = session.logon(b"REQ2", password)
         assert answer is not None and answer.get(35) == b"A", f"cycle {cycle}: {answer}"
         session.close()  # no Logout: the TCP connection just goes away
+
+
+def test_bytes_sent_right_behind_the_logon_are_relayed_too(running, port):
+    with RawFixSession(port, "REQ2") as session:
+        logon = session.message("A", [(98, 0), (108, 30), (141, "Y"), (553, "REQ2"), (554, password_of(running, "REQ2"))])
+        request = session.message("R", [(131, "piped-1"), (146, 1), (55, "ZZZZ"), (54, 1), (38, 5)])
+        session.send_raw(logon + request)  # one TCP write: the QuoteRequest arrives with the Logon
+        assert session.read_until(lambda m: m.get(35) == b"A", ANSWER_WITHIN_S) is not None
+        reject = session.read_until(lambda m: m.get(35) == b"AG", ANSWER_WITHIN_S)
+        assert reject is not None and reject.get(131) == b"piped-1"
+        session.logout()
+
+
+def test_an_oversize_message_before_the_logon_completes_does_not_lock_the_session_out(running, port):
+    for _ in range(3):
+        with RawFixSession(port, "REQ2") as session:
+            logon = session.message("A", [(98, 0), (108, 30), (141, "Y"), (553, "REQ2"),
+                                          (554, password_of(running, "REQ2"))])
+            session.send_raw(logon)
+            session.send_raw(b"8=FIX.4.4\x019=100000\x0135=D\x01")  # right behind it: logged out
+            session.peer_closed_within(ANSWER_WITHIN_S + 2)
+    wait_until(lambda: "REQ2" not in running.stack.engine.book.logged_on, what="REQ2 gone")
+    with RawFixSession(port, "REQ2") as session:
+        answer = session.logon(b"REQ2", password_of(running, "REQ2"))
+        assert answer is not None and answer.get(35) == b"A", answer
+        session.logout()
+
+
+def test_one_address_guessing_passwords_does_not_delay_another_addresss_logon(running, port):
+    """127.0.0.2 sends wrong passwords as fast as it can; 127.0.0.1 still logs on within the logon timeout,
+    and 127.0.0.2 is soon refused at once, without a credential check."""
+    refusals = []
+    for _ in range(40):
+        with RawFixSession(port, "REQ3", source_address="127.0.0.2") as guesser:
+            answer = guesser.logon(b"REQ3", b"guess")
+            refusals.append(answer.get(58) if answer is not None else None)
+    assert b"too many failed logons" in refusals[-1]
+    started = time.monotonic()
+    with RawFixSession(port, "REQ3") as session:
+        answer = session.logon(b"REQ3", password_of(running, "REQ3"))
+        assert answer is not None and answer.get(35) == b"A"
+        session.logout()
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+
+
+def test_idle_connections_from_one_address_are_capped(running, port):
+    idle = [RawFixSession(port, "REQ3", source_address="127.0.0.3").connect() for _ in range(32)]
+    try:
+        extra = RawFixSession(port, "REQ3", source_address="127.0.0.3").connect()
+        assert extra.peer_closed_within(1.0)  # the 33rd is closed at once
+        extra.close()
+        with RawFixSession(port, "REQ1") as session:  # another address is not affected
+            answer = session.logon(b"REQ1", password_of(running, "REQ1"))
+            assert answer is not None and answer.get(35) == b"A"
+            session.logout()
+    finally:
+        for connection in idle:
+            connection.close()
 
 
 # -- TLS -------------------------------------------------------------------------------------------

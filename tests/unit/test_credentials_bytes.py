@@ -26,6 +26,25 @@ def test_bytes_that_are_not_utf8_are_refused_not_an_error():
         assert not verdict.ok and verdict.text == "wrong username or password"
 
 
+def test_nul_padding_never_matches():
+    """scrypt's HMAC pads short keys with NUL: "pw" and "pw\x00" would hash alike; control bytes are refused."""
+    for padded in (PASSWORD.encode() + b"\x00", PASSWORD.encode() + b"\x00" * 20, b"\x00" + PASSWORD.encode()):
+        assert not CACHE.check("REQ1", USERNAME.encode(), padded).ok
+    assert not CACHE.check("REQ1", USERNAME.encode() + b"\x00", PASSWORD.encode()).ok
+
+
+def test_a_verified_credential_is_recognised_again_without_a_second_scrypt():
+    clock = [100.0]
+    cache = CredentialCache({"REQ1"}, {"REQ1": StoredCredential(USERNAME, hash_password(PASSWORD), T0)},
+                            monotonic_s=lambda: clock[0])
+    assert cache.check("REQ1", *CONFIGURED).ok
+    cache._snapshot = type(cache._snapshot)(frozenset({"REQ1"}), {})  # noqa: SLF001 - no stored hash to scrypt
+    assert cache.check("REQ1", *CONFIGURED).ok  # from the verified digest
+    assert not cache.check("REQ1", USERNAME.encode(), b"other").ok
+    clock[0] += 31
+    assert not cache.check("REQ1", *CONFIGURED).ok  # the digest expired: scrypt again (and no hash now)
+
+
 def test_a_check_that_breaks_refuses():
     class Broken(dict):
         def get(self, *args):

@@ -16,7 +16,7 @@ from gateway.domain.commands import ExecutionOutcome, SessionStatusChanged
 from gateway.domain.rfq import RfqState
 from gateway.engine import RfqEngine
 from gateway.models import FillRow, RfqRow
-from gateway.repository import load_book
+from gateway.repository import SqlGatewayUnitOfWork, load_book
 from ledger.models import OutboxRow
 from tests import stubs
 
@@ -25,10 +25,10 @@ FUNDING = [("REQ1", "USDC", "100000.00"), ("REQ1", "AAPL", "50"), ("SOLVER1", "U
 
 
 class Harness:
-    def __init__(self, uow_factory, clock: FakeClock) -> None:
+    def __init__(self, sessions, clock: FakeClock) -> None:
         self.clock = clock
         self.sent: list = []
-        self.uow = lambda: uow_factory()
+        self.uow = lambda: SqlGatewayUnitOfWork(sessions, clock)
         with self.uow() as uow:
             for owner, asset, amount in FUNDING:
                 uow.ledger.deposit(owner, asset, Decimal(amount), idempotency_key=f"fund:{owner}:{asset}")
@@ -58,8 +58,8 @@ class Harness:
 
 
 @pytest.fixture
-def harness(uow_factory):
-    return Harness(uow_factory, FakeClock(stubs.T0))
+def harness(sessions):
+    return Harness(sessions, FakeClock(stubs.T0))
 
 
 def test_request_is_persisted_and_forwarded_to_every_solver_under_the_gateways_id(harness):

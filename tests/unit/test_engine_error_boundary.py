@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import FakeClock
 from core.refusal import RejectReason
 from core.types import SessionName, Side
 from gateway.domain import outbound as out
@@ -17,6 +18,7 @@ from gateway.handlers import lifecycle as handlers_lifecycle
 from gateway.handlers import quotes as handlers_quotes
 from gateway.handlers import settlement as handlers_settlement
 from gateway.models import FillRow, QuoteRow, RfqRow
+from gateway.repository import SqlGatewayStore
 from ledger.models import Hold, JournalEntry, JournalLine, OutboxRow
 from tests import stubs
 from tests.unit.test_engine import Harness
@@ -38,10 +40,8 @@ def table_counts(harness) -> dict[str, int]:
 
 
 @pytest.fixture
-def harness(uow_factory):
-    from core.clock import FakeClock
-
-    return Harness(uow_factory, FakeClock(stubs.T0))
+def harness(sessions):
+    return Harness(sessions, FakeClock(stubs.T0))
 
 
 def _accepted(harness) -> None:
@@ -99,9 +99,7 @@ def test_a_fault_while_writing_rolls_back_the_ledger_too(harness, monkeypatch):
     presented = harness.quoted_rfq()
     harness.sent.clear()
     before = table_counts(harness)
-    import gateway.engine as engine_module
-
-    monkeypatch.setattr(engine_module, "save_changeset", _boom)
+    monkeypatch.setattr(SqlGatewayStore, "save", _boom)
     harness.engine.handle(stubs.accept_quote(quote_id=presented.quote_id))
     assert [type(m) for m in harness.sent] == [out.BusinessReject]
     assert table_counts(harness) == before

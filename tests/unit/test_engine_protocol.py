@@ -24,8 +24,8 @@ D = Decimal
 
 
 @pytest.fixture
-def harness(uow_factory):
-    return Harness(uow_factory, FakeClock(stubs.T0))
+def harness(sessions):
+    return Harness(sessions, FakeClock(stubs.T0))
 
 
 def with_policy(harness, **changes):

@@ -99,10 +99,10 @@ def raw_bytes(message: fix.Message, tag: int) -> bytes | None:
     return str(message.getField(tag)).encode("utf-8", "surrogateescape")
 
 
-def logout_session(session_id: fix.SessionID, text: str) -> bool:
+def logout_session(session_id: fix.SessionID, text: str, only_if_logged_on: bool = False) -> bool:
     """Send a Logout with `text` and disconnect; QuickFIX disables the session until `enable_session`."""
     session = fix.Session.lookupSession(session_id)
-    if session is None:
+    if session is None or (only_if_logged_on and not session.isLoggedOn()):
         return False
     session.logout(text)
     return True

@@ -126,13 +126,13 @@ def parse_decimal(tag: int, raw: str) -> Decimal:
             raise BadFieldFormat(tag, "exponent notation is not accepted; send plain digits")
         shown = raw if PRINTABLE_ASCII.match(raw) else "(not printable ASCII)"
         raise BadFieldFormat(tag, f"{shown!r} is not a decimal number")
-    value = Decimal(raw)
-    digits = format(value.normalize(), "f").lstrip("-")
-    integer_part, _, fraction_part = digits.partition(".")
-    if len(fraction_part) > MAX_FRACTION_DIGITS:
+    integer_part, _, fraction_part = raw.lstrip("-").partition(".")
+    # Counted on the text, not with Decimal.normalize(): that rounds to the 28-digit default context.
+    if len(fraction_part.rstrip("0")) > MAX_FRACTION_DIGITS:
         raise BadFieldFormat(tag, f"at most {MAX_FRACTION_DIGITS} decimal places", VALUE_INCORRECT)
     if len(integer_part.lstrip("0")) > MAX_INTEGER_DIGITS:
         raise BadFieldFormat(tag, f"at most {MAX_INTEGER_DIGITS} integer digits", VALUE_INCORRECT)
+    value = Decimal(raw)
     return value
 
 

@@ -1,0 +1,58 @@
+"""Recording a decision: one unit of work, the decision's ledger intents executed in order, its
+rows and events saved, one commit. Nothing is applied to memory or sent from here.
+
+A ledger intent that cannot be carried out (funds short) raises the DomainRejection it carries;
+a unique key the database enforces but memory did not know (a QuoteReqID reused across a
+restart) becomes a DUPLICATE_ID refusal. Either way the unit of work rolls everything back.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from core.refusal import RejectReason
+from gateway.domain.book import Changeset
+from gateway.domain.errors import DomainRejection
+from gateway.domain.ledger_intents import LedgerIntent, LockFunds, PostHold, TransferFunds, VoidHold
+from gateway.ports import GatewayUnitOfWork, LedgerPort
+from ledger.errors import InsufficientFunds
+
+Decide = Callable[[GatewayUnitOfWork], Changeset]
+
+
+def record(uow_factory: Callable[[], GatewayUnitOfWork], decide: Decide) -> Changeset:
+    """Decide inside a unit of work and commit what was decided; raises (rolled back) on refusal."""
+    with uow_factory() as uow:
+        changes = decide(uow)
+        execute_intents(uow.ledger, changes.ledger)
+        uow.store.save(changes)
+        try:
+            uow.commit()
+        except IntegrityError:
+            raise DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id") from None
+    return changes
+
+
+def execute_intents(ledger: LedgerPort, intents: list[LedgerIntent]) -> None:
+    for intent in intents:
+        try:
+            _execute(ledger, intent)
+        except InsufficientFunds:
+            if isinstance(intent, (LockFunds, TransferFunds)):
+                raise intent.if_insufficient from None
+            raise
+
+
+def _execute(ledger: LedgerPort, intent: LedgerIntent) -> None:
+    match intent:
+        case LockFunds():
+            ledger.lock(intent.hold_id, intent.owner, intent.asset, intent.amount,
+                        idempotency_key=intent.idempotency_key, rfq_id=intent.rfq_id, expires_at=intent.expires_at)
+        case PostHold():
+            ledger.post(intent.hold_id, intent.amount, intent.beneficiary, idempotency_key=intent.idempotency_key)
+        case VoidHold():
+            ledger.void(intent.hold_id, idempotency_key=intent.idempotency_key)
+        case TransferFunds():
+            ledger.transfer(intent.from_owner, intent.to_owner, intent.asset, intent.amount,
+                            idempotency_key=intent.idempotency_key, description=intent.description)
