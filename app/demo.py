@@ -6,10 +6,10 @@ import argparse
 import shutil
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.demo_clients import ScriptedRequester, ScriptedSolver
 from app.settings import Settings
@@ -17,6 +17,7 @@ from app.stack import Stack
 from core.clock import Clock, OffsetClock, SystemClock
 from gateway.models import QuoteRow, RfqRow
 from ledger.models import OutboxRow
+from ledger.uow import SqlUnitOfWork
 from marketcal.holidays import exchange_holidays
 from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
 from ops.recon_cli import run_reconcile, run_report
@@ -108,7 +109,7 @@ def lifecycle_table(stack: Stack) -> list[str]:
             quotes = uow.session.scalars(select(QuoteRow).where(QuoteRow.rfq_id == rfq.id)).all()
             winner = next((q for q in quotes if q.id == rfq.accepted_quote_id), None)
             quoted = (winner.offer_price if rfq.side == "buy" else winner.bid_price) if winner else None
-            execution = executions.get(rfq.id)
+            execution = executions.get(f"rfq-{rfq.id}")  # the broker knows the RFQ by its QuoteReqID
             nbbo = f"{execution.nbbo_bid}/{execution.nbbo_offer}" if execution and execution.nbbo_bid else "-"
             venue_px = f"{execution.venue_average:.4f}" if execution and execution.venue_average else "-"
             lines.append(
@@ -119,8 +120,11 @@ def lifecycle_table(stack: Stack) -> list[str]:
     return lines
 
 
-def _event_chain(uow, rfq_id: int) -> list[str]:
-    rows = uow.session.scalars(select(OutboxRow).where(OutboxRow.rfq_id == rfq_id)
+def _event_chain(uow: SqlUnitOfWork, rfq_id: int) -> list[str]:
+    # The gateway's events carry its RFQ number; the broker's carry the QuoteReqID it was sent.
+    broker_ref = f'"rfq_id":"rfq-{rfq_id}"'
+    rows = uow.session.scalars(select(OutboxRow).where(or_(OutboxRow.rfq_id == rfq_id,
+                                                           OutboxRow.payload.contains(broker_ref)))
                                .order_by(OutboxRow.id)).all()
     chain: list[str] = []
     for row in rows:
@@ -151,7 +155,7 @@ def balance_table(stack: Stack) -> list[str]:
 def market_clock(settings: Settings) -> Clock:
     """The real clock during a regular session; otherwise real time moved to the next regular session,
     so the demo shows trading whenever it is run (the shift is printed)."""
-    now = datetime.now(timezone.utc)
+    now = SystemClock().now()
     calendar = TradingCalendar({h.day: h for h in exchange_holidays(settings.calendar.exchange,
                                                                     [now.year, now.year + 1])})
     moment = now
@@ -182,6 +186,7 @@ def run_demo(base: Settings, out) -> int:
             solvers.append(ScriptedSolver(client, nbbo, spreads, default, now=stack.clock.now))
         requester_client = connect(stack, "REQ1")
         clients.append(requester_client)
+        assert stack.broker is not None, "the demo runs the broker connector"
         stack.broker.worker.wait_idle()
         _wait_broker_logged_on(stack)
         for solver in solvers:
@@ -225,6 +230,7 @@ def post_trade(stack: Stack, out) -> None:
 def _wait_broker_logged_on(stack: Stack, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     wanted = {stack.settings.gateway.comp_id, stack.settings.venue.comp_id}
+    assert stack.broker is not None, "the demo runs the broker connector"
     while not wanted <= stack.broker.application.logged_on:
         if time.monotonic() > deadline:
             raise TimeoutError("the broker connector did not log on to the gateway and the venue")

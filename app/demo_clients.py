@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from core.clock import utc_now
 from transport.fix import tags as t
 from transport.fix.client import FixClient, Received
 
@@ -29,7 +30,7 @@ class ScriptedSolver:
 
     def __init__(self, client: FixClient, nbbo: Callable[[str], tuple[Decimal, Decimal]],
                  spread_bps: dict[str, Decimal], default_spread_bps: Decimal,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 now: Callable[[], datetime] = utc_now) -> None:
         self.client = client
         self._now = now
         self._nbbo = nbbo
@@ -91,7 +92,8 @@ class ScriptedRequester:
     def request(self, symbol: str, side: str, quantity: Decimal, limit: Decimal | None = None) -> str:
         self._sequence += 1
         client_req_id = f"{self.client.comp_id}-{self._sequence:03d}"
-        entry = [(t.SYMBOL, symbol), (t.SIDE, "1" if side == "buy" else "2"), (t.ORDER_QTY, quantity)]
+        entry: list[tuple[int, object]] = [(t.SYMBOL, symbol), (t.SIDE, "1" if side == "buy" else "2"),
+                                           (t.ORDER_QTY, quantity)]
         if limit is not None:
             entry.append((t.PRICE, limit))
         self.client.send("R", [(t.QUOTE_REQ_ID, client_req_id)], groups=[(t.NO_RELATED_SYM, t.SYMBOL, entry)])

@@ -201,6 +201,13 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir() / 'rfq.sqlite3'}"
 
+    def credentials_of(self, comp_id: str) -> tuple[str, str] | None:
+        """The configured (development) username and password of a session, if it has one."""
+        section = next((s for s in self.sessions if s.comp_id == comp_id), None)
+        if section is None or section.password is None:
+            return None
+        return section.username or comp_id, section.password.get_secret_value()
+
     def limits_for(self, comp_id: str) -> SessionLimits:
         """The gateway's default limits with the session's own overrides applied."""
         section = next((s for s in self.sessions if s.comp_id == comp_id), None)

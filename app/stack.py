@@ -10,14 +10,14 @@ from pathlib import Path
 import quickfix as fix
 import structlog
 
+from app.broker_process import build_connector, price_feeds
 from app.reference_data import seed_reference_data
 from app.settings import Settings
-from broker.connector import BrokerConnector, Endpoint
-from broker.feeds import FeedPoller, PriceFeed, ReferencePrices
-from broker.order_manager import OrderTimers
-from broker.solver import BrokerConfig
+from broker.connector import BrokerConnector
+from broker.feeds import FeedPoller, ReferencePrices
 from core.clock import Clock, SystemClock
 from core.events import DomainEvent
+from core.types import SessionName
 from db.engine import create_db_engine, session_factory, upgrade_to_head
 from gateway.access.credentials import CredentialCache, CredentialStore
 from gateway.access.operator import SolverStatusStore
@@ -120,7 +120,7 @@ class Stack:
         gateway = self.settings.gateway
         with self.uow() as uow:
             book = load_book(uow.session)
-            book.disabled_solvers.update(SolverStatusStore(uow.session).disabled())
+            book.disabled_solvers.update(SessionName(comp_id) for comp_id in SolverStatusStore(uow.session).disabled())
             self.credentials = self._seed_credentials(uow)
             uow.commit()
         sender = OutboundSender(gateway.comp_id, self.clock)
@@ -215,30 +215,17 @@ class Stack:
         return {section.comp_id for section in self.settings.sessions}
 
     def credentials_of(self, comp_id: str) -> tuple[str, str] | None:
-        section = next((s for s in self.settings.sessions if s.comp_id == comp_id), None)
-        if section is None or section.password is None:
-            return None
-        return section.username or comp_id, section.password.get_secret_value()
+        return self.settings.credentials_of(comp_id)
 
     def _build_broker(self) -> BrokerConnector:
-        broker, gateway, venue = self.settings.broker, self.settings.gateway, self.settings.venue
-        config = BrokerConfig(ticks={i.symbol: i.tick for i in self.settings.instruments},
-                              margin_bps=broker.margin_bps, aggression_bps=broker.aggression_bps,
-                              quote_validity_s=broker.quote_validity_s, account=broker.account)
         # Both feeds read the venue's NBBO in process here; in production they are two providers.
-        primary, fallback = PriceFeed("pyth-lazer"), PriceFeed("dxfeed")
+        primary, fallback = price_feeds()
         market_prices = MarketPriceSource(self.market, self.clock)
         self.feed_poller = FeedPoller([primary, fallback], market_prices.reference,
                                       [i.symbol for i in self.settings.instruments], self.clock,
-                                      broker.feed_poll_interval_s)
-        prices = ReferencePrices(primary, fallback, broker.price_staleness_s, self.clock)
-        return BrokerConnector(
-            comp_id=broker.comp_id, gateway=Endpoint(gateway.host, gateway.port, gateway.comp_id),
-            venue=Endpoint(venue.host, venue.port, venue.comp_id), config=config, prices=prices, clock=self.clock,
-            data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY, uow_factory=self.uow,
-            timers=OrderTimers(broker.order_poll_interval_s, broker.order_timeout_s),
-            withdraw_delay_s=broker.withdraw_delay_s, trading=self.trading,
-            gateway_credentials=self.credentials_of(broker.comp_id))
+                                      self.settings.broker.feed_poll_interval_s)
+        prices = ReferencePrices(primary, fallback, self.settings.broker.price_staleness_s, self.clock)
+        return build_connector(self.settings, self.clock, prices, self.uow, self.trading)
 
     def record_event(self, event: DomainEvent) -> None:
         with self.uow() as uow:

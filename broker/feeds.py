@@ -16,6 +16,10 @@ from core.clock import Clock
 log = structlog.get_logger(__name__)
 
 
+class InvalidQuote(ValueError):
+    """A reference quote that is not a market: it needs 0 < bid <= ask."""
+
+
 @dataclass(frozen=True)
 class FeedQuote:
     bid: Decimal
@@ -32,7 +36,8 @@ class PriceFeed:
         self._lock = threading.Lock()
 
     def update(self, symbol: str, bid: Decimal, ask: Decimal, as_of: datetime) -> None:
-        assert 0 < bid <= ask, f"{self.name}: a quote has 0 < bid <= ask, got {bid}/{ask} for {symbol}"
+        if not (0 < bid <= ask):
+            raise InvalidQuote(f"{self.name}: a quote has 0 < bid <= ask, got {bid}/{ask} for {symbol}")
         with self._lock:
             current = self._quotes.get(symbol)
             if current is None or as_of >= current.as_of:  # an older update never overwrites a newer one
@@ -45,7 +50,8 @@ class PriceFeed:
 
 class ReferencePrices:
     def __init__(self, primary: PriceFeed, fallback: PriceFeed, staleness_s: float, clock: Clock) -> None:
-        assert staleness_s > 0
+        if not staleness_s > 0:
+            raise ValueError(f"price staleness must be a positive number of seconds, got {staleness_s}")
         self.primary, self.fallback = primary, fallback
         self._staleness = timedelta(seconds=staleness_s)
         self._clock = clock
@@ -69,6 +75,8 @@ class FeedPoller:
 
     def __init__(self, feeds: list[PriceFeed], nbbo: Callable[[str], tuple[Decimal, Decimal] | None],
                  symbols: list[str], clock: Clock, interval_s: float = 0.2) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"feed poll interval must be a positive number of seconds, got {interval_s}")
         self._feeds, self._nbbo, self._symbols, self._clock = feeds, nbbo, symbols, clock
         self._interval_s = interval_s
         self._stop = threading.Event()
@@ -87,9 +95,13 @@ class FeedPoller:
         now = self._clock.now()
         for symbol in self._symbols:
             quote = self._nbbo(symbol)
-            if quote is not None:
+            if quote is None:
+                continue
+            try:
                 for feed in self._feeds:
                     feed.update(symbol, quote[0], quote[1], now)
+            except InvalidQuote as error:  # a crossed or empty NBBO is no reference: keep the last good one
+                log.warning("feed_quote_refused", symbol=symbol, error=str(error))
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):

@@ -12,6 +12,7 @@ import structlog
 from broker import fix_codec
 from broker.messages import (
     CancelOrder,
+    ConnectorCommand,
     ExecutionToReport,
     MassStatusQuery,
     OrderToSend,
@@ -21,6 +22,7 @@ from broker.messages import (
 )
 from core.clock import Clock
 from runtime.worker import CommandWorker
+from transport.fix import tags as t
 from transport.fix.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
 from transport.fix.errors import FixDecodeError
 from transport.fix.settings_builder import session_id
@@ -63,14 +65,15 @@ class ConnectorApplication(GuardedApplication):
         if command is not None:
             self._worker.submit(command)
 
-    def _translate(self, kind: str, origin: str, message: fix.Message):
+    def _translate(self, kind: str, origin: str, message: fix.Message) -> ConnectorCommand | None:
         if origin == self._gateway and kind == "R":
             return fix_codec.decode_rfq(message)
         if origin == self._gateway and kind == "AJ":
             return fix_codec.decode_acceptance(message)
         if origin == self._venue and kind == "8":
             return fix_codec.decode_venue_report(message)
-        if origin == self._venue and kind == "j" and message.isSetField(372) and message.getField(372) == "AF":
+        if (origin == self._venue and kind == "j" and message.isSetField(t.REF_MSG_TYPE)
+                and message.getField(t.REF_MSG_TYPE) == "AF"):
             return VenueSessionDone()  # the venue has no orders of ours to report
         if kind in ("AI", "j", "9"):
             log.info("broker_status_message", origin=origin, msg_type=kind, text=_text(message))
@@ -79,7 +82,8 @@ class ConnectorApplication(GuardedApplication):
 
 
 def _text(message: fix.Message) -> str | None:
-    return message.getField(58) if message.isSetField(58) else None
+    text: str | None = message.getField(t.TEXT) if message.isSetField(t.TEXT) else None
+    return text
 
 
 class ConnectorSender:

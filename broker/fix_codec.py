@@ -9,9 +9,11 @@ import quickfix as fix
 
 from broker.messages import (
     CancelOrder,
+    ExecType,
     ExecutionToReport,
     MassStatusQuery,
     OrderToSend,
+    OrdStatus,
     QuoteToSend,
     QuoteWon,
     RfqOffered,
@@ -23,8 +25,7 @@ from transport.fix.reader import FixReader
 from transport.fix.sides import SIDE_CODES, parse_side
 from transport.fix.writer import new_message, put
 
-TIME_IN_FORCE_CODES = {"day": "0", "ioc": "3"}
-ORD_REJ_REASON = 103
+TIME_IN_FORCE_CODES = {"day": "0", "ioc": "3"}  # TimeInForce (59) for OrderToSend.time_in_force
 
 
 def decode_rfq(message: fix.Message) -> RfqOffered:
@@ -56,7 +57,7 @@ def decode_venue_report(message: fix.Message) -> VenueExecution:
         nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX), text=body.free_text(t.TEXT),
         order_id=body.optional_text(t.ORDER_ID), transact_time=body.optional_timestamp(t.TRANSACT_TIME),
         last_report=body.optional_text(t.LAST_RPT_REQUESTED) == "Y" and body.has(t.MASS_STATUS_REQ_ID),
-        reject_reason=body.optional_text(ORD_REJ_REASON),
+        reject_reason=body.optional_text(t.ORD_REJ_REASON),
     )
 
 
@@ -117,8 +118,8 @@ def encode_execution(report: ExecutionToReport, order_id: str, now: datetime) ->
     put(message, t.ORDER_ID, order_id)
     put(message, t.QUOTE_RESP_ID, report.quote_resp_id)
     put(message, t.EXEC_ID, report.exec_id)
-    put(message, t.EXEC_TYPE, "F" if report.filled else "8")
-    put(message, t.ORD_STATUS, "2" if report.filled else "8")
+    put(message, t.EXEC_TYPE, ExecType.TRADE if report.filled else ExecType.REJECTED)
+    put(message, t.ORD_STATUS, OrdStatus.FILLED if report.filled else OrdStatus.REJECTED)
     put(message, t.SYMBOL, report.symbol)
     put(message, t.SIDE, SIDE_CODES[report.side])
     put(message, t.LAST_QTY, report.last_quantity)

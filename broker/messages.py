@@ -4,8 +4,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from core.types import Side
+
+
+class ExecType(StrEnum):
+    """FIX ExecType (150) values the venue sends us; members equal their code, so decoded text compares."""
+
+    NEW = "0"
+    CANCELED = "4"
+    REJECTED = "8"
+    TRADE = "F"
+    ORDER_STATUS = "I"  # an answer to a status query or a mass status request, not a change
+
+
+class OrdStatus(StrEnum):
+    """FIX OrdStatus (39) values the venue sends us."""
+
+    NEW = "0"
+    PARTIALLY_FILLED = "1"
+    FILLED = "2"
+    CANCELED = "4"
+    REJECTED = "8"
+    EXPIRED = "C"  # a Day order the venue ended at the close
 
 
 @dataclass(frozen=True)
@@ -37,8 +59,8 @@ class VenueExecution:
 
     cl_ord_id: str
     exec_id: str
-    exec_type: str  # FIX ExecType: 0 New, F Trade, 4 Canceled, 8 Rejected, I Status
-    ord_status: str
+    exec_type: str  # FIX ExecType code (see ExecType)
+    ord_status: str  # FIX OrdStatus code (see OrdStatus)
     last_price: Decimal | None
     last_quantity: Decimal | None
     cum_quantity: Decimal
@@ -55,6 +77,10 @@ class VenueExecution:
 @dataclass(frozen=True)
 class VenueSessionDone:
     """The venue answered the mass status request with no orders of ours."""
+
+
+# What the connector's worker runs: the application translates each inbound message into one of these.
+ConnectorCommand = RfqOffered | QuoteWon | VenueExecution | VenueSessionDone
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from db.base import Base
 from db.types import DecimalText, UtcDateTime
 
 
-class VenueOrder(Base):
+class VenueOrderRow(Base):
     __tablename__ = "venue_orders"
 
-    cl_ord_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # rfq-{rfq_id}-{attempt:03d}
-    rfq_id: Mapped[int] = mapped_column(Integer, index=True)
+    cl_ord_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # {rfq_id}-{attempt:03d}
+    rfq_id: Mapped[str] = mapped_column(String(64), index=True)  # the gateway's QuoteReqID (broker.refs.RfqRef)
     attempt: Mapped[int] = mapped_column(Integer)
     quote_resp_id: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))
@@ -36,7 +36,7 @@ class VenueOrder(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class VenueFill(Base):
+class VenueFillRow(Base):
     __tablename__ = "venue_fills"
 
     exec_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the venue's ExecID: the trade id
@@ -52,12 +52,12 @@ class VenueFill(Base):
     trade_date: Mapped[date] = mapped_column(Date, index=True)  # New York trading date of the execution
 
 
-class BrokerRfq(Base):
+class BrokerRfqRow(Base):
     """An RFQ the broker won, from acceptance to the report of its outcome."""
 
     __tablename__ = "broker_rfqs"
 
-    rfq_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rfq_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the gateway's QuoteReqID, opaque
     quote_resp_id: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(8))  # the requester's side
@@ -72,7 +72,7 @@ class BrokerRfq(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class BrokerParameter(Base):
+class BrokerParameterRow(Base):
     """Quoting parameters per market session, changed at run time (`rfq-gateway broker set-margin`)."""
 
     __tablename__ = "broker_parameters"

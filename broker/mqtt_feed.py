@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 
 import aiomqtt
@@ -14,50 +14,39 @@ import structlog
 
 from broker.feeds import PriceFeed
 from core.clock import Clock
-from transport.mqtt import parse_mqtt_url
+from transport.mqtt import MqttConnection
 
 log = structlog.get_logger(__name__)
 
-MAX_BACKOFF_S = 5.0
+CONSUME_POLL_S = 0.5  # how often a quiet feed looks whether it should stop
 NBBO_LEVEL = "nbbo"
+# Symbols and venues per symbol: topics come from the network, so each new name would otherwise be
+# kept forever. Far above the instruments and the 16 lit venues there are; beyond it new names are ignored.
+MAX_SYMBOLS = 10_000
+MAX_VENUES_PER_SYMBOL = 64
 
 
 class MqttMarketFeed:
     def __init__(self, mqtt_url: str, topic_prefix: str, primary: PriceFeed, fallback: PriceFeed,
                  clock: Clock) -> None:
-        self._host, self._port, self._username, self._password = parse_mqtt_url(mqtt_url)
         self._prefix, self._primary, self._fallback, self._clock = topic_prefix, primary, fallback, clock
         self._venue_quotes: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="mqtt-feed", daemon=True)
+        self._symbols: set[str] = set()  # every symbol either feed holds a quote for
+        self._connection = MqttConnection(mqtt_url, "mqtt-feed", self._consume,
+                                          subscriptions=[f"{topic_prefix}/+/+"])
 
     def start(self) -> None:
-        self._thread.start()
+        self._connection.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
+        self._connection.stop()
 
-    async def _run(self) -> None:
-        backoff_s = 0.2
-        while not self._stop.is_set():
-            try:
-                async with aiomqtt.Client(self._host, self._port, username=self._username,
-                                          password=self._password) as client:
-                    await client.subscribe(f"{self._prefix}/+/+", qos=0)
-                    backoff_s = 0.2
-                    await self._consume(client)
-            except aiomqtt.MqttError as error:
-                log.warning("mqtt_feed_unavailable", error=str(error), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
-
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, client: aiomqtt.Client, wake: asyncio.Event) -> None:
         messages = aiomqtt_messages(client)
-        while not self._stop.is_set():
+        while not self._connection.stopping:
             try:
-                message = await asyncio.wait_for(anext(messages), timeout=0.5)
-            except asyncio.TimeoutError:
+                message = await asyncio.wait_for(anext(messages), timeout=CONSUME_POLL_S)
+            except TimeoutError:
                 continue
             self.on_message(str(message.topic), bytes(message.payload))
 
@@ -72,18 +61,24 @@ class MqttMarketFeed:
         except (ValueError, KeyError, InvalidOperation, TypeError):
             log.warning("mqtt_feed_bad_message", topic=topic)
             return
-        if not (0 < bid <= ask):
-            return
+        if not (bid.is_finite() and ask.is_finite() and 0 < bid <= ask):
+            return  # not a market (NaN would even raise on comparison): never a reference
+        if symbol not in self._symbols:
+            if len(self._symbols) >= MAX_SYMBOLS:
+                return
+            self._symbols.add(symbol)
         now = self._clock.now()
         if level == NBBO_LEVEL:
             self._primary.update(symbol, bid, ask, now)
             return
         quotes = self._venue_quotes.setdefault(symbol, {})
+        if level not in quotes and len(quotes) >= MAX_VENUES_PER_SYMBOL:
+            return
         quotes[level] = (bid, ask)
         best_bid, best_ask = max(q[0] for q in quotes.values()), min(q[1] for q in quotes.values())
         if best_bid <= best_ask:
             self._fallback.update(symbol, best_bid, best_ask, now)
 
 
-def aiomqtt_messages(client: aiomqtt.Client):
+def aiomqtt_messages(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
     return client.messages.__aiter__()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.models import BrokerParameter
+from broker.models import BrokerParameterRow
 
 MARGIN_LIMIT_BPS = Decimal(1000)  # 10%: anything above is a typo, not a price
 
@@ -44,17 +44,17 @@ class ParameterBook:
             self._by_session = dict(by_session)
 
     def refresh(self, session: Session) -> None:
-        rows = session.scalars(select(BrokerParameter)).all()
+        rows = session.scalars(select(BrokerParameterRow)).all()
         self.replace({row.market_session: QuotingParameters(row.margin_bps, row.aggression_bps) for row in rows})
 
 
 def set_parameters(session: Session, market_session: str, parameters: QuotingParameters, at: datetime,
                    updated_by: str) -> None:
     """Upsert one market session's parameters (the caller commits)."""
-    row = session.get(BrokerParameter, market_session)
+    row = session.get(BrokerParameterRow, market_session)
     if row is None:
-        session.add(BrokerParameter(market_session=market_session, margin_bps=parameters.margin_bps,
-                                    aggression_bps=parameters.aggression_bps, updated_at=at, updated_by=updated_by))
+        session.add(BrokerParameterRow(market_session=market_session, margin_bps=parameters.margin_bps,
+                                       aggression_bps=parameters.aggression_bps, updated_at=at, updated_by=updated_by))
         return
     row.margin_bps, row.aggression_bps = parameters.margin_bps, parameters.aggression_bps
     row.updated_at, row.updated_by = at, updated_by

@@ -25,15 +25,15 @@ class TwoSidedQuote:
 
 
 def round_to_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
-    assert tick > 0
+    assert tick > 0, f"tick {tick}: BrokerConfig admits only positive ticks"
     steps = (price / tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
     return (steps * tick).quantize(tick)
 
 
 def quote_from_reference(ref_bid: Decimal, ref_ask: Decimal, margin_bps: Decimal, aggression_bps: Decimal,
                          tick: Decimal) -> TwoSidedQuote:
-    assert 0 < ref_bid <= ref_ask, "a reference market has 0 < bid <= ask"
-    assert margin_bps >= 0 and aggression_bps >= 0
+    assert 0 < ref_bid <= ref_ask, "PriceFeed admits only markets with 0 < bid <= ask"
+    assert margin_bps >= 0 and aggression_bps >= 0, "QuotingParameters admits no negative bps"
     margin, aggression = margin_bps * BPS, aggression_bps * BPS
     raw_bid = ref_bid * (1 - margin) * (1 - aggression)
     raw_ask = ref_ask * (1 + margin) * (1 + aggression)

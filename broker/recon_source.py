@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.models import VenueFill
+from broker.models import VenueFillRow
 from recon.reconciliation import OurTrade
 
 # Bound the size of one IN (...) list; PostgreSQL and SQLite both cope, but parameters are not free.
@@ -28,8 +28,8 @@ class BrokerVenueTrades:
 
 def load_our_trades(session: Session, trade_date: date) -> dict[str, OurTrade]:
     """Our venue fills of one New York trade date, by trade id (exec_id)."""
-    statement = select(VenueFill.exec_id, VenueFill.symbol, VenueFill.side, VenueFill.quantity,
-                       VenueFill.price).where(VenueFill.trade_date == trade_date)
+    statement = select(VenueFillRow.exec_id, VenueFillRow.symbol, VenueFillRow.side, VenueFillRow.quantity,
+                       VenueFillRow.price).where(VenueFillRow.trade_date == trade_date)
     return {trade_id: OurTrade(trade_id, symbol, side, quantity, price)
             for trade_id, symbol, side, quantity, price in session.execute(statement)}
 
@@ -40,6 +40,6 @@ def find_trade_dates(session: Session, trade_ids: Collection[str]) -> dict[str, 
     found: dict[str, date] = {}
     for start in range(0, len(wanted), ID_LOOKUP_CHUNK):
         chunk = wanted[start:start + ID_LOOKUP_CHUNK]
-        statement = select(VenueFill.exec_id, VenueFill.trade_date).where(VenueFill.exec_id.in_(chunk))
+        statement = select(VenueFillRow.exec_id, VenueFillRow.trade_date).where(VenueFillRow.exec_id.in_(chunk))
         found.update({trade_id: trade_date for trade_id, trade_date in session.execute(statement)})
     return found

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from broker.refs import RfqRef
+from core.state_machine import TransitionTable
 from core.types import Side
 
 
@@ -29,42 +31,49 @@ class BrokerTrigger(StrEnum):
     NOTHING_FILLED = "nothing_filled"
 
 
-BROKER_TRANSITIONS: dict[tuple[BrokerRfqState, BrokerTrigger], BrokerRfqState] = {
-    (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_BUY): BrokerRfqState.READY_TO_SETTLE,
-    (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_SELL): BrokerRfqState.WITHDRAWING_TOKEN,
-    (BrokerRfqState.WITHDRAWING_TOKEN, BrokerTrigger.WITHDRAWAL_CONFIRMED): BrokerRfqState.READY_TO_SETTLE,
-    (BrokerRfqState.READY_TO_SETTLE, BrokerTrigger.REPORTED): BrokerRfqState.FILLED,
-    (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,
-}
-TERMINAL_BROKER_STATES = frozenset({BrokerRfqState.FILLED, BrokerRfqState.FAILED})
-
-
-class BrokerTransitionError(Exception):
-    pass
+BROKER_TRANSITIONS = TransitionTable[BrokerRfqState, BrokerTrigger](
+    machine="a broker RFQ",
+    transitions={
+        (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_BUY): BrokerRfqState.READY_TO_SETTLE,
+        (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_SELL): BrokerRfqState.WITHDRAWING_TOKEN,
+        (BrokerRfqState.WITHDRAWING_TOKEN, BrokerTrigger.WITHDRAWAL_CONFIRMED): BrokerRfqState.READY_TO_SETTLE,
+        (BrokerRfqState.READY_TO_SETTLE, BrokerTrigger.REPORTED): BrokerRfqState.FILLED,
+        (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,
+    },
+    terminal=frozenset({BrokerRfqState.FILLED, BrokerRfqState.FAILED}),
+)
 
 
 @dataclass(frozen=True)
 class BrokerRfq:
-    rfq_id: int
-    quote_resp_id: str
+    rfq_ref: RfqRef  # the gateway's QuoteReqID: opaque, the key of the broker's records
+    quote_resp_id: str  # the gateway's acceptance id, echoed on the report that settles the RFQ
     symbol: str
     side: Side  # the requester's side; the broker trades the same side at the venue
     quantity: Decimal
     quoted_price: Decimal
     margin_bps: Decimal  # the margin the quote was made with: it is put back on the venue price at settlement
+    updated_at: datetime  # when the RFQ last changed (its row's time)
     state: BrokerRfqState = BrokerRfqState.ACCEPTED_BINDING
     filled_quantity: Decimal = Decimal(0)
     venue_average: Decimal | None = None
-    settle_price: Decimal | None = None
+    settle_price: Decimal | None = None  # set with the fill; None until the venue order is done
     text: str | None = None
-    updated_at: datetime | None = None
 
     @property
     def is_terminal(self) -> bool:
-        return self.state in TERMINAL_BROKER_STATES
+        return BROKER_TRANSITIONS.is_terminal(self.state)
 
-    def apply(self, trigger: BrokerTrigger, at: datetime, **changes) -> "BrokerRfq":
-        target = BROKER_TRANSITIONS.get((self.state, trigger))
-        if target is None:
-            raise BrokerTransitionError(f"cannot {trigger.value} an RFQ in state {self.state.value}")
-        return replace(self, state=target, updated_at=at, **changes)
+    def apply(self, trigger: BrokerTrigger, at: datetime) -> BrokerRfq:
+        """The RFQ after `trigger`; InvalidTransition if the trigger is not allowed in its state."""
+        return replace(self, state=BROKER_TRANSITIONS.next_state(self.state, trigger), updated_at=at)
+
+    def executed(self, at: datetime, filled_quantity: Decimal, venue_average: Decimal,
+                 settle_price: Decimal) -> BrokerRfq:
+        """The venue order is done with shares traded: a buy is ready to settle, a sell withdraws tokens first."""
+        trigger = BrokerTrigger.EXECUTED_BUY if self.side is Side.BUY else BrokerTrigger.EXECUTED_SELL
+        return replace(self.apply(trigger, at), filled_quantity=filled_quantity, venue_average=venue_average,
+                       settle_price=settle_price)
+
+    def failed(self, at: datetime, text: str) -> BrokerRfq:
+        return replace(self.apply(BrokerTrigger.NOTHING_FILLED, at), text=text)

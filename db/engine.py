@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -108,3 +108,8 @@ def upgrade_to_head(url: str) -> None:
 def downgrade_to(url: str, revision: str) -> None:
     log.info("schema_downgrade", target=revision, backend=make_url(url).get_backend_name())
     command.downgrade(alembic_config(url), revision)
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (the cursor's rowcount, which a plain Result does not declare)."""
+    return int(cast(CursorResult[Any], result).rowcount)

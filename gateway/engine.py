@@ -139,14 +139,15 @@ class RfqEngine:
     def tick(self) -> None:
         now = self._clock.now()
         for rfq in handlers_expiry.due_for_expiry(self.book, now):
-            self._commit(lambda uow, rfq=rfq: handlers_expiry.expire(rfq, self.book, now))
+            expired = handlers_expiry.expire(rfq, self.book, now)
+            self._commit(_decided(expired))
         timeout = self.policy.settlement_timeout
         for rfq in handlers_expiry.due_for_settlement_timeout(self.book, now, timeout):
-            self._commit(lambda uow, rfq=rfq: handlers_settlement.settlement_timed_out(
-                rfq, self.book, now, self.policy.settlement_timeout_s))
+            timed_out = handlers_settlement.settlement_timed_out(rfq, self.book, now, self.policy.settlement_timeout_s)
+            self._commit(_decided(timed_out))
         refreshed = handlers_quotes.refresh_presented(self.book, now)
         if not refreshed.is_empty:
-            self._commit(lambda uow: refreshed)
+            self._commit(_decided(refreshed))
         self._poll_operator_commands()
         self.book.forget_terminal(TERMINAL_RFQS_KEPT_IN_MEMORY)
 
@@ -167,7 +168,7 @@ class RfqEngine:
             self.book.logged_on.discard(command.session)
             # Cancel on disconnect: a solver that is gone cannot honour its quotes.
             changes.merge(handlers_quotes.withdraw_solver(command.session, self.book, now, "disconnected"))
-        self._commit(lambda uow: changes)
+        self._commit(_decided(changes))
         log.info("session_status", session=command.session, logged_on=command.logged_on)
 
     def _query_order(self, command: QueryOrder) -> None:
@@ -245,3 +246,11 @@ def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:
         return uow.store.find_rfq_by_client_id(requester, client_req_id) is not None
 
     return id_taken
+
+
+def _decided(changes: Changeset) -> Decide:
+    """A decision already made outside the unit of work (timers, session status): just record it."""
+    def decide(uow: GatewayUnitOfWork) -> Changeset:
+        return changes
+
+    return decide

@@ -32,11 +32,11 @@ def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> l
             return [out.RejectQuoteRequest(to=command.requester, client_req_id=command.client_req_id,
                                            symbol=command.symbol, reason=refusal.reason, text=refusal.text)]
         case SubmitQuote():
-            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+            return [out.QuoteStatusReport(to=command.solver, quote_req_id=command.quote_req_id,
                                     quote_id=command.solver_quote_id, symbol=command.symbol,
                                     status=out.QuoteAck.REJECTED, text=refusal.text)]
         case CancelQuote():
-            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+            return [out.QuoteStatusReport(to=command.solver, quote_req_id=command.quote_req_id,
                                     quote_id=command.solver_quote_id, symbol="[N/A]",
                                     status=out.QuoteAck.NOT_FOUND, text=refusal.text)]
         case CancelRfq():
@@ -75,7 +75,7 @@ def failure_reply(command: object, reason: RejectReason, text: str) -> list[out.
             return [out.RejectQuoteRequest(to=command.requester, client_req_id=command.client_req_id,
                                            symbol=command.symbol, reason=reason, text=text)]
         case SubmitQuote():
-            return [out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+            return [out.QuoteStatusReport(to=command.solver, quote_req_id=command.quote_req_id,
                                     quote_id=command.solver_quote_id, symbol=command.symbol,
                                     status=out.QuoteAck.REJECTED, text=text)]
         case CancelQuote():

@@ -56,8 +56,11 @@ class GatewayStore(Protocol):
 class GatewayUnitOfWork(Protocol):
     """`with uow: ...; uow.commit()` -- leaving the block without commit rolls everything back."""
 
-    ledger: LedgerPort
-    store: GatewayStore
+    @property
+    def ledger(self) -> LedgerPort: ...
+
+    @property
+    def store(self) -> GatewayStore: ...
 
     def __enter__(self) -> GatewayUnitOfWork: ...
 

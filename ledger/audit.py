@@ -9,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal, localcontext
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.money import EXACT_CONTEXT
@@ -126,7 +126,7 @@ def _check_holds(session: Session, accounts: dict[int, _Account]) -> list[str]:
     return problems
 
 
-def _check_resolved_hold(hold: Row[Any]) -> list[str]:
+def _check_resolved_hold(hold: Any) -> list[str]:  # a Row of the hold query above
     posted, released = hold.posted_amount, hold.released_amount
     if hold.resolve_entry_id is None or posted is None or released is None:
         return [f"resolved hold {hold.id} lacks its resolution"]

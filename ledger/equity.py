@@ -22,7 +22,6 @@ is evaluated afresh against the balances of that moment (there is no table to re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation, Overflow, localcontext
 
 import structlog
@@ -334,7 +333,7 @@ def _record_call(ledger: Ledger, call: _Call, amounts: StepAmounts) -> None:
     ledger.session.add(EquitySettlementRecord(
         idempotency_key=call.idempotency_key, account=call.account, unsettled_equity=call.unsettled_equity,
         borrow_limit=call.borrow_limit, drained_usdc=amounts.drained_usdc, borrowed_usdc=amounts.borrowed_usdc,
-        drawn_usdc=amounts.drawn_usdc, created_at=datetime.now(timezone.utc)))
+        drawn_usdc=amounts.drawn_usdc, created_at=ledger.now()))
     ledger.session.flush()
 
 

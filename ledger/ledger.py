@@ -76,6 +76,10 @@ class Ledger:
             return Balance(available=Decimal(0), locked=Decimal(0))
         return Balance(available=found.available, locked=found.locked)
 
+    def now(self) -> datetime:
+        """The time this ledger stamps entries with (its injected clock)."""
+        return self._clock()
+
     def available(self, owner: str, asset: str) -> Decimal:
         """The owner's available balance of `asset` (zero for an account that does not exist yet)."""
         return self.balance(owner, asset).available

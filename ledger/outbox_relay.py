@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 import aiomqtt
 import structlog
 
-from transport.mqtt import parse_mqtt_url
+from core.clock import Now, utc_now
+from ledger.uow import DomainEventRecord, SqlUnitOfWork
+from transport.mqtt import MqttConnection, pause
 
 log = structlog.get_logger(__name__)
 
 BATCH_LIMIT = 200
 IDLE_POLL_S = 0.1
-MAX_BACKOFF_S = 5.0
 TOPIC_PREFIX = "rfq/events"
 
 
-def event_message(record, topic_prefix: str = TOPIC_PREFIX) -> tuple[str, bytes]:
+def event_message(record: DomainEventRecord, topic_prefix: str = TOPIC_PREFIX) -> tuple[str, bytes]:
     topic = f"{topic_prefix}/{record.event_type}"
     body = {"id": record.id, "rfq_id": record.rfq_id, "type": record.event_type,
             "occurred_at": record.occurred_at.isoformat(), "payload": record.payload}
@@ -33,39 +32,25 @@ def event_message(record, topic_prefix: str = TOPIC_PREFIX) -> tuple[str, bytes]
 
 
 class OutboxRelay:
-    def __init__(self, mqtt_url: str, uow_factory: Callable[[], object], topic_prefix: str = TOPIC_PREFIX) -> None:
-        self._host, self._port, self._username, self._password = parse_mqtt_url(mqtt_url)
+    def __init__(self, mqtt_url: str, uow_factory: Callable[[], SqlUnitOfWork], topic_prefix: str = TOPIC_PREFIX,
+                 now: Now = utc_now) -> None:
         self._topic_prefix = topic_prefix
         self._uow_factory = uow_factory
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="outbox-relay", daemon=True)
+        self._now = now
+        self._connection = MqttConnection(mqtt_url, "outbox-relay", self._relay)
         self.published = 0
 
     def start(self) -> None:
-        self._thread.start()
+        self._connection.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
+    def stop(self) -> None:
+        self._connection.stop()
 
-    async def _run(self) -> None:
-        backoff_s = 0.2
-        while not self._stop.is_set():
-            try:
-                async with aiomqtt.Client(self._host, self._port, username=self._username,
-                                          password=self._password, identifier=None) as client:
-                    backoff_s = 0.2
-                    await self._relay(client)
-            except aiomqtt.MqttError as error:
-                log.warning("mqtt_unavailable", error=str(error), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
-
-    async def _relay(self, client: aiomqtt.Client) -> None:
-        while not self._stop.is_set():
+    async def _relay(self, client: aiomqtt.Client, wake: asyncio.Event) -> None:
+        while not self._connection.stopping:
             sent = await self._publish_batch(client)
             if sent == 0:
-                await asyncio.sleep(IDLE_POLL_S)
+                await pause(IDLE_POLL_S, wake)
         await self._publish_batch(client)  # flush what was committed before the stop
 
     async def _publish_batch(self, client: aiomqtt.Client) -> int:
@@ -75,7 +60,7 @@ class OutboxRelay:
                 topic, payload = event_message(record, self._topic_prefix)
                 await client.publish(topic, payload, qos=1)
             if records:
-                uow.mark_published([record.id for record in records], datetime.now(timezone.utc))
+                uow.mark_published([record.id for record in records], self._now())
                 uow.commit()
                 self.published += len(records)
         return len(records)

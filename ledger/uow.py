@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Now, utc_now
+from db.engine import affected_rows
 from ledger.ledger import Ledger
 from ledger.models import OutboxRow
 
@@ -155,7 +156,7 @@ class SqlUnitOfWork:
             .where(OutboxRow.id.in_(id_list), OutboxRow.published_at.is_(None))
             .values(published_at=at)
         )
-        stamped = self.session.execute(statement).rowcount
+        stamped = affected_rows(self.session.execute(statement))
         log.info("outbox_marked_published", requested=len(id_list), stamped=stamped)
         return int(stamped)
 

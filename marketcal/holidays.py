@@ -24,7 +24,8 @@ def exchange_holidays(exchange: str, years: Iterable[int]) -> tuple[Holiday, ...
 
 @functools.lru_cache(maxsize=8)
 def _exchange_holidays(exchange: str, years: tuple[int, ...]) -> tuple[Holiday, ...]:
-    assert years, "no holiday years requested"
+    if not years:
+        raise ValueError("no holiday years requested (calendar.holiday_years is empty)")
     start, end = date(years[0], 1, 1), date(years[-1], 12, 31)
     calendar = _library_calendar(exchange, start, end)
     if calendar.weekmask != "1111100":

@@ -260,6 +260,7 @@ class TradingRules:
 
         Checked in order: symbol, positive quantity, market session, the session's quantity limits.
         """
+        # A programming error, not input: callers parse quantities into Decimals at the boundary.
         assert isinstance(quantity, Decimal), f"quantity must be a Decimal, got {type(quantity).__name__}"
         instrument = self.instruments.get(symbol)
         if instrument is None:

@@ -27,8 +27,8 @@ def load_trading_rules(session: Session) -> TradingRules:
     """Trading rules from the reference tables; raises ValueError on inconsistent rows."""
     calendar = TradingCalendar({holiday.day: holiday for holiday in _load_holidays(session)})
     overrides: dict[str, set[MarketSession]] = {}
-    for row in session.scalars(select(InstrumentSessionRow)):
-        overrides.setdefault(row.symbol, set()).add(MarketSession(row.session))
+    for session_row in session.scalars(select(InstrumentSessionRow)):
+        overrides.setdefault(session_row.symbol, set()).add(MarketSession(session_row.session))
     defaults, specific = _load_limits(session)
     instruments: dict[str, InstrumentRules] = {}
     for row in session.scalars(select(InstrumentRow).order_by(InstrumentRow.symbol)):

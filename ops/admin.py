@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from core.clock import utc_now
+from core.clock import Now, utc_now
 from core.money import canonical_decimal_text
 from db.engine import create_db_engine, session_factory, upgrade_to_head
 from gateway.access.credentials import MAX_PASSWORD_BYTES, CredentialStore
@@ -30,7 +30,6 @@ from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverSt
 from gateway.domain.policy import Role
 from gateway.domain.rfq import RfqState
 from gateway.models import QuoteRow, RfqRow
-from ledger.ledger import Clock
 from ledger.models import OutboxRow
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ class _Context:
     session: Session
     args: argparse.Namespace
     settings: Settings
-    clock: Clock
+    clock: Now
     operator: str
     password: str | None
 
@@ -95,7 +94,7 @@ def add_admin_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_admin(args: argparse.Namespace, settings: Settings, *, stdin: TextIO | None = None,
-              clock: Clock = utc_now) -> int:
+              clock: Now = utc_now) -> int:
     """Run one `admin` subcommand; prints a table or a summary. 0 on success, 2 on any error."""
     try:
         _check_arguments(args, settings)
@@ -123,7 +122,7 @@ def _check_arguments(args: argparse.Namespace, settings: Settings) -> None:
             raise AdminError(f"username must be 1..{USERNAME_LENGTH} characters")
 
 
-def _run_in_database(args: argparse.Namespace, settings: Settings, clock: Clock, password: str | None) -> list[str]:
+def _run_in_database(args: argparse.Namespace, settings: Settings, clock: Now, password: str | None) -> list[str]:
     url = settings.resolved_database_url()
     upgrade_to_head(url)
     engine = create_db_engine(url)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
-from broker.models import BrokerParameter
+from broker.models import BrokerParameterRow
 from broker.parameters import QuotingParameters, set_parameters
+from core.clock import utc_now
 from db.engine import create_db_engine, session_factory, upgrade_to_head
 from ledger.uow import SqlUnitOfWork
 from marketcal.sessions import MarketSession
@@ -50,7 +50,7 @@ def _set_margin(arguments, uow) -> int:
     except (InvalidOperation, ValueError) as error:
         print(f"rfq-gateway: invalid margin: {error}", file=sys.stderr)
         return 2
-    set_parameters(uow.session, arguments.session, parameters, datetime.now(timezone.utc), arguments.by)
+    set_parameters(uow.session, arguments.session, parameters, utc_now(), arguments.by)
     uow.commit()
     print(f"{arguments.session}: margin {parameters.margin_bps} bps, aggression {parameters.aggression_bps} bps "
           "(the running connector picks this up within a second)")
@@ -58,7 +58,7 @@ def _set_margin(arguments, uow) -> int:
 
 
 def _show(settings, uow) -> int:
-    rows = {row.market_session: row for row in uow.session.scalars(select(BrokerParameter))}
+    rows = {row.market_session: row for row in uow.session.scalars(select(BrokerParameterRow))}
     print(f"{'session':<12} {'margin_bps':>10} {'aggression_bps':>14}  source")
     for session in MarketSession:
         row = rows.get(session.value)

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy.exc import OperationalError
 
 from broker.recon_source import BrokerVenueTrades
-from core.clock import utc_now
+from core.clock import Now, utc_now
 from core.money import canonical_decimal_text
 from db.engine import create_db_engine, session_factory, upgrade_to_head
-from ledger.ledger import Clock
 from ops.admin import render_table
 from ops.reports.execution_quality import ReportBuilder, footnotes, summary_table
 from ops.reports.html import render_html
@@ -82,7 +81,7 @@ def add_reconcile_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_reconcile(args: argparse.Namespace, settings: Settings, *, stdout: TextIO | None = None,
-                  clock: Clock = utc_now) -> int:
+                  clock: Now = utc_now) -> int:
     """Reconcile one trade date, record the run, print the breaks. 0 clean, 1 breaks, 2 error."""
     out = stdout or sys.stdout
     try:
@@ -113,7 +112,7 @@ def _read_input(name: str, what: str) -> VenueFile:
         raise CliError(f"cannot read {what} file {name}: {error.strerror or error}") from None
 
 
-def _reconcile_in_database(settings: Settings, prepared: PreparedReconciliation, clock: Clock) -> ReconOutcome:
+def _reconcile_in_database(settings: Settings, prepared: PreparedReconciliation, clock: Now) -> ReconOutcome:
     url = settings.resolved_database_url()
     upgrade_to_head(url)
     engine = create_db_engine(url)
@@ -164,7 +163,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_report(args: argparse.Namespace, settings: Settings, *, stdout: TextIO | None = None,
-               clock: Clock = utc_now) -> int:
+               clock: Now = utc_now) -> int:
     """Print the execution-quality table (and write the HTML page). 0 on success, 2 on any error."""
     out = stdout or sys.stdout
     assert args.report_command == "execution", f"unknown report {args.report_command!r}"

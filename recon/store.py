@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,7 +77,7 @@ def save_run(session: Session, record: RunRecord, breaks: Sequence[Break],
     session.execute(delete(ReconBreak).where(ReconBreak.run_id == run_id))
     session.execute(delete(CustodyPosition).where(CustodyPosition.run_id == run_id))
     if breaks:
-        session.execute(ReconBreak.__table__.insert(), [
+        session.execute(insert(ReconBreak), [
             {"run_id": run_id, "kind": str(found.kind), "trade_id": found.trade_id, "symbol": found.symbol,
              "ours": found.ours, "theirs": found.theirs}
             for found in breaks
@@ -88,7 +88,7 @@ def save_run(session: Session, record: RunRecord, breaks: Sequence[Break],
         for holding in holdings
     ]
     if positions:
-        session.execute(CustodyPosition.__table__.insert(), positions)
+        session.execute(insert(CustodyPosition), positions)
     session.flush()
     return run_id
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.reference_data import seed_reference_data
 from app.settings import Settings
-from broker.models import VenueFill, VenueOrder
+from broker.models import VenueFillRow, VenueOrderRow
 from db.engine import create_db_engine, default_sqlite_url, session_factory, upgrade_to_head
 from ops.recon_cli import add_reconcile_parser, run_reconcile
 from recon.files import net_amount, statement_csv
@@ -81,9 +81,9 @@ def insert_fills(url: str, trades: list[StatementRow]) -> float:
         for start in range(0, len(trades), INSERT_CHUNK):
             chunk = trades[start:start + INSERT_CHUNK]
             with engine.begin() as connection:
-                connection.execute(VenueOrder.__table__.insert(), [_order(row, start + offset)
+                connection.execute(VenueOrderRow.__table__.insert(), [_order(row, start + offset)
                                                                    for offset, row in enumerate(chunk)])
-                connection.execute(VenueFill.__table__.insert(), [_fill(row, start + offset)
+                connection.execute(VenueFillRow.__table__.insert(), [_fill(row, start + offset)
                                                                   for offset, row in enumerate(chunk)])
     finally:
         engine.dispose()

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
+from core.types import Side
+from venue_sim.errors import VenueConfigError
 from venue_sim.events import VenueFill
 
 # Statements are written for T the next business day; ten days of fills cover any holiday run
@@ -21,23 +23,26 @@ PositionKey = tuple[str, str]  # (account, symbol)
 
 def signed_quantity(fill: VenueFill) -> Decimal:
     """Shares the client's custody position changes by: bought shares in, sold shares out."""
-    assert fill.side in ("buy", "sell"), f"fill {fill.exec_id} has side {fill.side}"
-    return fill.last_qty if fill.side == "buy" else -fill.last_qty
+    assert fill.side in (Side.BUY, Side.SELL), f"fill {fill.exec_id} has side {fill.side}"
+    return fill.last_qty if fill.side == Side.BUY else -fill.last_qty
 
 
 class FillJournal:
     def __init__(self, opening_positions: Mapping[str, Mapping[str, Decimal]] | None = None,
                  retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
         """`opening_positions`: account -> symbol -> shares held at custody before any fill."""
-        assert retention_days >= 1, "fills must be kept at least until the next day's statement"
+        if retention_days < 1:
+            raise VenueConfigError(f"fill retention of {retention_days} days: fills must be kept at least "
+                                   "until the next day's statement")
         self._retention = timedelta(days=retention_days)
         self._fills: list[VenueFill] = []
         self._exec_ids: set[str] = set()
         self._positions: dict[PositionKey, Decimal] = {}
         for account, holdings in (opening_positions or {}).items():
             for symbol, quantity in holdings.items():
-                assert isinstance(quantity, Decimal) and quantity.is_finite(), \
-                    f"opening position {account}/{symbol} must be a finite Decimal, got {quantity!r}"
+                if not (isinstance(quantity, Decimal) and quantity.is_finite()):
+                    raise VenueConfigError(
+                        f"opening position {account}/{symbol} must be a finite Decimal, got {quantity!r}")
                 self._positions[(account, symbol)] = quantity
 
     def record(self, fill: VenueFill) -> None:

@@ -7,7 +7,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Union
 
-from venue_sim.orders import OrderSnapshot
+from core.types import Side
+from venue_sim.orders import OrderSnapshot, ReceivedSide
 
 
 class RejectCode(Enum):
@@ -43,7 +44,7 @@ class VenueFill:
     cl_ord_id: str
     order_id: str
     symbol: str
-    side: str
+    side: Side
     last_px: Decimal
     last_qty: Decimal
     cum_qty: Decimal
@@ -91,7 +92,7 @@ class OrderRejected:
     order_id: str | None
     cl_ord_id: str
     symbol: str
-    side: str
+    side: ReceivedSide
     quantity: Decimal | None
     limit_price: Decimal | None
     time_in_force: str

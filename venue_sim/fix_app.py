@@ -11,6 +11,7 @@ import itertools
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Union
@@ -19,7 +20,8 @@ import quickfix as fix
 
 from transport.fix.application import GuardedApplication, send, session_label
 from venue_sim import fix_codec
-from venue_sim.events import OrderAccepted
+from venue_sim.errors import VenueConfigError
+from venue_sim.events import OrderAccepted, VenueEvent
 from venue_sim.fix_codec import CancelOrder, NewOrder, QueryMassStatus, QueryStatus, UndecodableOrder
 from venue_sim.matching import MatchingEngine
 
@@ -55,8 +57,10 @@ class VenueApplication(GuardedApplication):
     def __init__(self, engine: MatchingEngine, clock: Callable[[], datetime], latency_s: float = 0.0,
                  queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         super().__init__(__name__)
-        assert latency_s >= 0, "latency cannot be negative"
-        assert queue_size > 0, "the job queue must be bounded"
+        if latency_s < 0:
+            raise VenueConfigError(f"venue latency {latency_s} s cannot be negative")
+        if queue_size <= 0:
+            raise VenueConfigError(f"job queue size {queue_size}: the queue must be bounded by a positive size")
         self._engine = engine
         self._clock = clock
         self._latency_s = latency_s
@@ -213,7 +217,7 @@ class VenueApplication(GuardedApplication):
         """ExecIDs for reports that are not executions (status, boundary rejects)."""
         return f"S{self._clock():%Y%m%d%H%M%S}-{next(self._status_ids)}"
 
-    def _send_events(self, events) -> None:
+    def _send_events(self, events: Iterable[VenueEvent]) -> None:
         for event in events:
             self._send(event.owner, fix_codec.encode_event(event))
 

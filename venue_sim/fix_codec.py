@@ -1,4 +1,4 @@
-"""The venue's FIX boundary: the only module of broker_sim that touches FIX tags.
+"""The venue's FIX boundary: the only module of venue_sim that touches FIX tags.
 
 Inbound messages become typed commands once, here; outbound ExecutionReports (8),
 OrderCancelRejects (9) and BusinessMessageRejects (j) are built from domain events here.
@@ -12,9 +12,11 @@ from typing import Union
 
 import quickfix as fix
 
+from core.types import Side
 from transport.fix.application import message_type
 from transport.fix.errors import FixDecodeError, MissingField
 from transport.fix.reader import FixReader, format_decimal, format_utc_timestamp
+from transport.fix.sides import SIDE_CODES, SIDES
 from venue_sim.events import (
     CancelRejected,
     OrderAccepted,
@@ -24,7 +26,7 @@ from venue_sim.events import (
     RejectCode,
     VenueEvent,
 )
-from venue_sim.orders import OrderSnapshot, OrderState
+from venue_sim.orders import OrderSnapshot, OrderState, ReceivedSide, recognised_side
 
 # Tags (FIX 4.4 plus the project's custom NBBO fields from fix_specs/FIX44.xml).
 AVG_PX, CL_ORD_ID, CUM_QTY, EXEC_ID, LAST_PX, LAST_QTY = 6, 11, 14, 17, 31, 32
@@ -35,8 +37,6 @@ BUSINESS_REJECT_REF_ID, BUSINESS_REJECT_REASON, REF_MSG_TYPE, CXL_REJ_RESPONSE_T
 MASS_STATUS_REQ_ID, MASS_STATUS_REQ_TYPE, TOT_NUM_REPORTS, LAST_RPT_REQUESTED = 584, 585, 911, 912
 NBBO_BID_PX, NBBO_OFFER_PX = 5002, 5003
 
-SIDE_FROM_FIX = {"1": "buy", "2": "sell"}
-SIDE_TO_FIX = {side: code for code, side in SIDE_FROM_FIX.items()}
 TIF_FROM_FIX = {"0": "day", "1": "gtc", "2": "opg", "3": "ioc", "4": "fok", "5": "gtx", "6": "gtd", "7": "cls"}
 TIF_TO_FIX = {tif: code for code, tif in TIF_FROM_FIX.items()}
 ORD_TYPE_FROM_FIX = {"1": "market", "2": "limit", "3": "stop", "4": "stop_limit"}
@@ -62,7 +62,7 @@ NO_ORDER_ID = "NONE"
 class NewOrder:
     cl_ord_id: str
     symbol: str
-    side: str  # "buy" | "sell", or the raw FIX code when unsupported (the engine rejects it)
+    side: ReceivedSide  # a Side, or the raw FIX code when unsupported (the engine rejects it)
     quantity: Decimal | None
     limit_price: Decimal | None
     time_in_force: str
@@ -75,7 +75,7 @@ class UndecodableOrder:
 
     cl_ord_id: str
     symbol: str
-    side: str
+    side: ReceivedSide
     text: str
 
 
@@ -89,7 +89,7 @@ class CancelOrder:
 class QueryStatus:
     cl_ord_id: str
     symbol: str
-    side: str
+    side: ReceivedSide
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,16 @@ def _decode_new_order(body: FixReader) -> NewOrder | UndecodableOrder:
         return UndecodableOrder(cl_ord_id, symbol, side, str(error))
 
 
-def _side(raw: str) -> str:
-    return SIDE_FROM_FIX.get(raw, raw)
+def _side(raw: str) -> ReceivedSide:
+    # Not parse_side: an unsupported code must reach the engine, whose reject ExecutionReport echoes it,
+    # rather than end as a session-level Reject.
+    return SIDES.get(raw, raw)
+
+
+def _side_code(side: ReceivedSide) -> str:
+    """Side (54) of a report: the FIX code of a Side (or of its value), otherwise the side as received."""
+    recognised = recognised_side(side)
+    return SIDE_CODES[recognised] if isinstance(recognised, Side) else recognised
 
 
 # -- outbound messages ------------------------------------------------------------------------
@@ -168,7 +176,7 @@ def _order_report(order: OrderSnapshot, exec_id: str, exec_type: str, at: dateti
     for tag, value in (
         (ORDER_ID, order.order_id), (CL_ORD_ID, order.cl_ord_id), (EXEC_ID, exec_id),
         (EXEC_TYPE, exec_type), (ORD_STATUS, ORD_STATUS_CODE[order.state]), (SYMBOL, order.symbol),
-        (SIDE, SIDE_TO_FIX.get(order.side, order.side)), (ORD_TYPE, "2"),
+        (SIDE, _side_code(order.side)), (ORD_TYPE, "2"),
         (LEAVES_QTY, order.leaves_qty), (CUM_QTY, order.cum_qty), (AVG_PX, order.avg_px),
         (TRANSACT_TIME, at),
     ):
@@ -217,13 +225,13 @@ def encode_rejected(event: OrderRejected) -> fix.Message:
                                order_id=event.order_id, quantity=event.quantity, limit_price=event.limit_price)
 
 
-def encode_order_reject(cl_ord_id: str, symbol: str, side: str, exec_id: str, at: datetime, reason_code: str,
-                        text: str, order_id: str | None = None, quantity: Decimal | None = None,
+def encode_order_reject(cl_ord_id: str, symbol: str, side: ReceivedSide, exec_id: str, at: datetime,
+                        reason_code: str, text: str, order_id: str | None = None, quantity: Decimal | None = None,
                         limit_price: Decimal | None = None) -> fix.Message:
     report = _message("8")
     for tag, value in (
         (ORDER_ID, order_id or NO_ORDER_ID), (CL_ORD_ID, cl_ord_id), (EXEC_ID, exec_id),
-        (EXEC_TYPE, EXEC_REJECTED), (ORD_STATUS, "8"), (SYMBOL, symbol), (SIDE, SIDE_TO_FIX.get(side, side)),
+        (EXEC_TYPE, EXEC_REJECTED), (ORD_STATUS, "8"), (SYMBOL, symbol), (SIDE, _side_code(side)),
         (LEAVES_QTY, Decimal(0)), (CUM_QTY, Decimal(0)), (AVG_PX, Decimal(0)),
         (ORD_REJ_REASON, reason_code), (TEXT, text), (TRANSACT_TIME, at),
     ):

@@ -12,7 +12,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Literal
+from typing import Iterable
+
+from core.types import Side
+from venue_sim.errors import InvalidQuote, VenueConfigError
 
 TICK = Decimal("0.01")
 ROUND_LOT = 100
@@ -38,9 +41,6 @@ US_LIT_EXCHANGES: tuple[str, ...] = (
     "NYSE National",
     "NYSE Chicago",
 )
-
-Side = Literal["buy", "sell"]
-
 
 class UnknownSymbol(KeyError):
     """The market has no quotes for this symbol."""
@@ -71,10 +71,15 @@ class ExchangeQuote:
     ask_size: Decimal
 
     def __post_init__(self) -> None:
-        assert 0 < self.bid < self.ask, f"{self.venue}: bid {self.bid} must be below ask {self.ask}"
-        assert is_on_tick(self.bid) and is_on_tick(self.ask), f"{self.venue}: prices off the cent tick"
-        assert self.bid_size >= 0 and self.ask_size >= 0, f"{self.venue}: negative size"
-        assert is_whole(self.bid_size) and is_whole(self.ask_size), f"{self.venue}: fractional size"
+        # Scripted quotes (requote, with_quotes) come from callers: refuse them rather than trust them.
+        if not 0 < self.bid < self.ask:
+            raise InvalidQuote(f"{self.venue}: bid {self.bid} must be positive and below ask {self.ask}")
+        if not (is_on_tick(self.bid) and is_on_tick(self.ask)):
+            raise InvalidQuote(f"{self.venue}: prices {self.bid}/{self.ask} off the cent tick")
+        if self.bid_size < 0 or self.ask_size < 0:
+            raise InvalidQuote(f"{self.venue}: negative size {self.bid_size}/{self.ask_size}")
+        if not (is_whole(self.bid_size) and is_whole(self.ask_size)):
+            raise InvalidQuote(f"{self.venue}: fractional size {self.bid_size}/{self.ask_size}")
 
 
 @dataclass(frozen=True)
@@ -96,17 +101,17 @@ class Nbbo:
 
     def touch_price(self, side: Side) -> Decimal:
         """The price a taker on `side` trades at: the offer for a buy, the bid for a sell."""
-        return self.ask if side == "buy" else self.bid
+        return self.ask if side == Side.BUY else self.bid
 
     def touch_size(self, side: Side) -> Decimal:
-        return self.ask_size if side == "buy" else self.bid_size
+        return self.ask_size if side == Side.BUY else self.bid_size
 
     def touch_venues(self, side: Side) -> tuple[str, ...]:
-        return self.ask_venues if side == "buy" else self.bid_venues
+        return self.ask_venues if side == Side.BUY else self.bid_venues
 
     def is_marketable(self, side: Side, limit_price: Decimal) -> bool:
         """A buy limit at or above the offer, or a sell limit at or below the bid, can trade now."""
-        return limit_price >= self.ask if side == "buy" else limit_price <= self.bid
+        return limit_price >= self.ask if side == Side.BUY else limit_price <= self.bid
 
 
 @dataclass(frozen=True)
@@ -136,14 +141,18 @@ class TakenLiquidity:
 
 
 def best_touch(quotes: Iterable[ExchangeQuote]) -> Touch:
-    """Best bid/offer across venues; venues with nothing displayed on a side do not count."""
+    """Best bid/offer across venues; venues with nothing displayed on a side do not count.
+
+    The random walk never locks, crosses or empties a side; scripted quotes can, and are refused."""
     quotes = tuple(quotes)
     bids = [q for q in quotes if q.bid_size > 0]
     asks = [q for q in quotes if q.ask_size > 0]
-    assert bids and asks, "every side needs at least one venue with displayed size"
+    if not (bids and asks):
+        raise InvalidQuote("every side needs at least one venue with displayed size")
     best_bid = max(q.bid for q in bids)
     best_ask = min(q.ask for q in asks)
-    assert best_bid < best_ask, f"locked or crossed market {best_bid}/{best_ask}"
+    if not best_bid < best_ask:
+        raise InvalidQuote(f"locked or crossed market {best_bid}/{best_ask}")
     at_bid = [q for q in bids if q.bid == best_bid]
     at_ask = [q for q in asks if q.ask == best_ask]
     return Touch(
@@ -168,9 +177,12 @@ class SymbolMarket:
     def __init__(self, symbol: str, reference_price: Decimal, exchanges: Iterable[str],
                  rng: random.Random) -> None:
         exchanges = tuple(exchanges)
-        assert exchanges, "a market needs at least one exchange"
-        assert len(set(exchanges)) == len(exchanges), "duplicate exchange names"
-        assert reference_price > 0, "reference price must be positive"
+        if not exchanges:
+            raise VenueConfigError(f"{symbol}: a market needs at least one exchange")
+        if len(set(exchanges)) != len(exchanges):
+            raise VenueConfigError(f"{symbol}: duplicate exchange names in {exchanges}")
+        if not reference_price > 0:
+            raise VenueConfigError(f"{symbol}: reference price {reference_price} must be positive")
         self.symbol = symbol
         self._rng = rng
         self._floor_reference_bid = TICK * (MAX_BACKOFF_TICKS + 1)
@@ -223,17 +235,23 @@ class SymbolMarket:
         return TakenLiquidity(taken, before)
 
     def requote(self, quotes: Iterable[ExchangeQuote]) -> None:
-        """Venues post new quotes (e.g. a scripted market move); the NBBO is recomputed."""
+        """Venues post new quotes (e.g. a scripted market move); the NBBO is recomputed.
+
+        Raises InvalidQuote, leaving the market as it was, for an unknown venue or a book that would
+        lock, cross or show no size on a side."""
+        requoted = dict(self._quotes)
         for quote in quotes:
-            assert quote.venue in self._quotes, f"unknown venue {quote.venue}"
-            self._quotes[quote.venue] = quote
-        self._touch = best_touch(self._quotes.values())
+            if quote.venue not in requoted:
+                raise InvalidQuote(f"{self.symbol}: unknown venue {quote.venue}")
+            requoted[quote.venue] = quote
+        touch = best_touch(requoted.values())
+        self._quotes, self._touch = requoted, touch
         # The walk continues from where the venues now are, keeping the band invariant.
         self._reference_bid = max(self._touch.bid, self._floor_reference_bid)
 
     def _deplete(self, venue: str, side: Side, wanted: Decimal) -> Decimal:
         quote = self._quotes[venue]
-        if side == "buy":
+        if side == Side.BUY:
             taken = min(wanted, quote.ask_size)
             if taken == quote.ask_size:
                 replaced = ExchangeQuote(venue, quote.bid, quote.bid_size, quote.ask + TICK, self._fresh_size())

@@ -27,18 +27,15 @@ from typing import Generic, TypeVar
 import aiomqtt
 import structlog
 
-from transport.mqtt import parse_mqtt_url
+from transport.mqtt import MqttConnection, pause
+from venue_sim.errors import LimitExceeded, VenueConfigError
 from venue_sim.market import BookSnapshot, ExchangeQuote, Market, Nbbo, plain
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_TOPIC_PREFIX = "md"
 NBBO_TOPIC_LEVEL = "nbbo"
-INITIAL_BACKOFF_S = 0.2
-MAX_BACKOFF_S = 5.0
-CONNECT_TIMEOUT_S = 5.0
 IDLE_WAIT_S = 1.0
-STOP_TIMEOUT_S = 10.0
 MAX_SYMBOLS = 4096
 
 T = TypeVar("T")
@@ -47,17 +44,21 @@ T = TypeVar("T")
 def slugify(venue: str) -> str:
     """'NYSE Arca' -> 'nyse-arca': lower case, every run of other characters becomes one dash."""
     slug = re.sub(r"[^a-z0-9]+", "-", venue.lower()).strip("-")
-    assert slug, f"venue name {venue!r} has no letters or digits"
+    if not slug:
+        raise VenueConfigError(f"venue name {venue!r} has no letters or digits")
     return slug
 
 
 def check_topic_level(level: str) -> str:
-    assert level and not set(level) & {"/", "+", "#"}, f"{level!r} cannot be one MQTT topic level"
+    """A configured symbol as one MQTT topic level: no separator, no wildcard."""
+    if not level or set(level) & {"/", "+", "#"}:
+        raise VenueConfigError(f"{level!r} cannot be one MQTT topic level")
     return level
 
 
 def check_topic_prefix(prefix: str) -> str:
-    assert prefix and not set(prefix) & {"+", "#"} and not prefix.endswith("/"), f"bad topic prefix {prefix!r}"
+    if not prefix or set(prefix) & {"+", "#"} or prefix.endswith("/"):
+        raise VenueConfigError(f"bad MQTT topic prefix {prefix!r}: no wildcard, no trailing '/'")
     return prefix
 
 
@@ -65,13 +66,13 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def nbbo_payload(nbbo: Nbbo, seq: int) -> dict:
+def nbbo_payload(nbbo: Nbbo, seq: int) -> dict[str, object]:
     return {"symbol": nbbo.symbol, "bid": plain(nbbo.bid), "bid_size": plain(nbbo.bid_size),
             "ask": plain(nbbo.ask), "ask_size": plain(nbbo.ask_size), "bid_venues": list(nbbo.bid_venues),
             "ask_venues": list(nbbo.ask_venues), "ts": iso_utc(nbbo.as_of), "seq": seq}
 
 
-def quote_payload(symbol: str, quote: ExchangeQuote, as_of: datetime, seq: int) -> dict:
+def quote_payload(symbol: str, quote: ExchangeQuote, as_of: datetime, seq: int) -> dict[str, object]:
     return {"symbol": symbol, "venue": quote.venue, "bid": plain(quote.bid), "bid_size": plain(quote.bid_size),
             "ask": plain(quote.ask), "ask_size": plain(quote.ask_size), "ts": iso_utc(as_of), "seq": seq}
 
@@ -83,7 +84,8 @@ def market_data_messages(snapshot: BookSnapshot, topic_prefix: str, seq: int) ->
     messages = []
     for quote in snapshot.quotes:
         slug = slugify(quote.venue)
-        assert slug != NBBO_TOPIC_LEVEL, f"venue {quote.venue} would collide with the NBBO topic"
+        if slug == NBBO_TOPIC_LEVEL:
+            raise VenueConfigError(f"venue {quote.venue} would collide with the NBBO topic")
         body = quote_payload(symbol, quote, nbbo.as_of, seq)
         messages.append((f"{topic_prefix}/{symbol}/{slug}", json.dumps(body, sort_keys=True).encode()))
     body = nbbo_payload(nbbo, seq)
@@ -98,8 +100,10 @@ class LatestPerKey(Generic[T]):
     """
 
     def __init__(self, min_interval_s: float, max_keys: int = MAX_SYMBOLS) -> None:
-        assert min_interval_s >= 0, "interval cannot be negative"
-        assert max_keys > 0, "the number of keys must be bounded"
+        if min_interval_s < 0:
+            raise VenueConfigError(f"publish interval {min_interval_s} s cannot be negative")
+        if max_keys <= 0:
+            raise VenueConfigError(f"key limit {max_keys}: the number of keys must be bounded by a positive limit")
         self._min_interval_s = min_interval_s
         self._max_keys = max_keys
         self._pending: dict[str, T] = {}
@@ -109,8 +113,9 @@ class LatestPerKey(Generic[T]):
     def offer(self, key: str, item: T) -> None:
         if key in self._pending:
             self.coalesced += 1
-        elif key not in self._released_at:
-            assert len(self._released_at) + len(self._pending) < self._max_keys, "too many keys"
+        elif key not in self._released_at and len(self._released_at) + len(self._pending) >= self._max_keys:
+            # Keys are the market's symbols, a configuration: more than the limit is a setup error.
+            raise LimitExceeded(f"more than {self._max_keys} market-data keys (new key {key!r})")
         self._pending[key] = item
 
     def restore(self, key: str, item: T) -> None:
@@ -135,39 +140,39 @@ class LatestPerKey(Generic[T]):
 
 
 class MarketDataPublisher:
-    """Publishes market-data updates from its own thread (an asyncio loop with one aiomqtt client).
+    """Publishes market-data updates from its own thread (transport.mqtt.MqttConnection).
 
     `on_nbbo` is the VenueServer listener: it snapshots the symbol's book and returns at once.
     """
 
     def __init__(self, mqtt_url: str, market: Market, publish_rate_hz: float,
                  topic_prefix: str = DEFAULT_TOPIC_PREFIX, monotonic: Callable[[], float] = time.monotonic) -> None:
-        assert publish_rate_hz > 0, "the publish rate must be positive"
-        self._host, self._port, self._username, self._password = parse_mqtt_url(mqtt_url)
+        if not publish_rate_hz > 0:
+            raise VenueConfigError(f"market-data publish rate {publish_rate_hz} Hz must be positive")
         self._market = market
         self._topic_prefix = check_topic_prefix(topic_prefix)
         self._monotonic = monotonic
         self._slots: LatestPerKey[BookSnapshot] = LatestPerKey(1.0 / publish_rate_hz)
         self._slots_lock = threading.Lock()
         self._seq: dict[str, int] = {}
-        self._stopping = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="venue-market-data",
-                                        daemon=True)
-        self.connected = threading.Event()  # set while connected, as far as the publisher knows
-        self.connections = 0  # successful connects so far (reconnects included)
+        self._connection = MqttConnection(mqtt_url, "venue-market-data", self._publish_until_stopped)
         self.published_updates = 0
 
+    @property
+    def connected(self) -> threading.Event:
+        """Set while connected, as far as the publisher knows."""
+        return self._connection.connected
+
+    @property
+    def connections(self) -> int:
+        """Successful connects so far (reconnects included)."""
+        return self._connection.connections
+
     def start(self) -> None:
-        self._thread.start()
+        self._connection.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake_loop()
-        self._thread.join(STOP_TIMEOUT_S)
-        if self._thread.is_alive():
-            log.warning("market_data_stop_timed_out", timeout_s=STOP_TIMEOUT_S)
+        self._connection.stop()
 
     def on_nbbo(self, nbbo: Nbbo) -> None:
         # The symbol's quotes and NBBO are read together: a fill since the listener's NBBO was
@@ -177,63 +182,12 @@ class MarketDataPublisher:
     def offer(self, snapshot: BookSnapshot) -> None:
         with self._slots_lock:
             self._slots.offer(snapshot.nbbo.symbol, snapshot)
-        self._wake_loop()
-
-    def _wake_loop(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None:
-            return  # not running yet: the loop looks at the slots when it starts
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:
-            pass  # the loop has already closed (stopping)
+        self._connection.wake()
 
     # -- publisher thread ---------------------------------------------------------------------
-    async def _run(self) -> None:
-        self._wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        backoff_s = INITIAL_BACKOFF_S
-        while not self._stopping.is_set():
-            try:
-                async with aiomqtt.Client(self._host, self._port, username=self._username, password=self._password,
-                                          identifier=None, timeout=CONNECT_TIMEOUT_S) as client:
-                    backoff_s = INITIAL_BACKOFF_S
-                    self.connections += 1
-                    self.connected.set()
-                    log.info("market_data_connected", host=self._host, port=self._port, prefix=self._topic_prefix)
-                    await self._serve(client)
-            except (aiomqtt.MqttError, OSError) as error:
-                log.warning("market_data_mqtt_unavailable", error=str(error), retry_in_s=backoff_s)
-            except Exception:  # noqa: BLE001 - market data must survive one bad update
-                log.exception("market_data_publish_failed", retry_in_s=backoff_s)
-            finally:
-                self.connected.clear()
-            if not self._stopping.is_set():
-                await self._back_off(backoff_s)
-                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
-
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        """Publish until stopped; a dropped connection raises MqttError even while nothing is published."""
-        publishing = asyncio.create_task(self._publish_until_stopped(client))
-        watching = asyncio.create_task(self._watch_connection(client))
-        done, pending = await asyncio.wait({publishing, watching}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            task.result()  # re-raises the MqttError of a dropped connection
-
-    @staticmethod
-    async def _watch_connection(client: aiomqtt.Client) -> None:
-        # Nothing is subscribed, so the iteration only ends by raising MqttError on a disconnect:
-        # the publisher reconnects at once instead of at its next publish.
-        async for _message in client.messages:
-            pass
-        raise aiomqtt.MqttError("market-data connection watch ended")
-
-    async def _publish_until_stopped(self, client: aiomqtt.Client) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before looking: an offer from now on wakes the wait below
+    async def _publish_until_stopped(self, client: aiomqtt.Client, wake: asyncio.Event) -> None:
+        while not self._connection.stopping:
+            wake.clear()  # before looking: an offer from now on wakes the wait below
             with self._slots_lock:
                 due = self._slots.take_due(self._monotonic())
             for symbol, snapshot in due:
@@ -246,7 +200,7 @@ class MarketDataPublisher:
             if not due:
                 with self._slots_lock:
                     wait_s = self._slots.seconds_until_due(self._monotonic())
-                await self._pause(IDLE_WAIT_S if wait_s is None else wait_s)
+                await pause(IDLE_WAIT_S if wait_s is None else wait_s, wake)
 
     async def _publish(self, client: aiomqtt.Client, snapshot: BookSnapshot) -> None:
         symbol = snapshot.nbbo.symbol
@@ -255,18 +209,3 @@ class MarketDataPublisher:
             await client.publish(topic, payload, qos=0)
         self._seq[symbol] = seq
         self.published_updates += 1
-
-    async def _back_off(self, delay_s: float) -> None:
-        """Wait out the reconnect delay; offers keep coalescing meanwhile, only stop() cuts it short."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + delay_s
-        while not self._stopping.is_set() and (remaining_s := deadline - loop.time()) > 0:
-            self._wake.clear()
-            await self._pause(remaining_s)
-
-    async def _pause(self, timeout_s: float) -> None:
-        """Sleep up to `timeout_s`, or less if an offer or stop() wakes the loop."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout_s)
-        except TimeoutError:
-            pass

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable
 
+from core.types import Side
 from venue_sim.custody import FillJournal
+from venue_sim.errors import VenueConfigError
 from venue_sim.events import (
     CancelRejected,
     OrderAccepted,
@@ -31,12 +34,12 @@ from venue_sim.events import (
     VenueReject,
 )
 from venue_sim.market import Market, Nbbo, is_whole
-from venue_sim.orders import OrderSnapshot, Trigger, VenueOrder
+from venue_sim.order_index import IndexSizes, OrderIndex
+from venue_sim.orders import BookOrder, OrderSnapshot, ReceivedSide, Trigger, recognised_side
 from venue_sim.venue_calendar import SessionCalendar, closed_text, trade_date_of
 
-__all__ = ["MatchingEngine", "VenueOrder", "SIDES", "TIMES_IN_FORCE"]
+__all__ = ["MatchingEngine", "TIMES_IN_FORCE", "ORDER_TYPES"]
 
-SIDES = ("buy", "sell")
 TIMES_IN_FORCE = ("day", "ioc")
 ORDER_TYPES = ("limit",)
 SUB_PENNY = Decimal("0.001")
@@ -51,8 +54,11 @@ class MatchingEngine:
                  price_improvement_probability: Decimal = Decimal(0), id_prefix: str | None = None, *,
                  calendar: SessionCalendar | None = None, journal: FillJournal | None = None) -> None:
         """`calendar` None: the venue always trades. `journal`: where fills are recorded (a fresh one if None)."""
-        assert isinstance(price_improvement_probability, Decimal), "probability must be a Decimal"
-        assert 0 <= price_improvement_probability <= 1, "probability must be within [0, 1]"
+        if not isinstance(price_improvement_probability, Decimal):
+            raise VenueConfigError(f"price improvement probability must be a Decimal, got "
+                                   f"{price_improvement_probability!r}")
+        if not 0 <= price_improvement_probability <= 1:
+            raise VenueConfigError(f"price improvement probability {price_improvement_probability} is not within [0, 1]")
         self._market = market
         self._clock = clock
         self._rng = rng
@@ -61,7 +67,7 @@ class MatchingEngine:
         self._improvement_threshold = int(price_improvement_probability * PROBABILITY_SCALE)
         # Ids carry the engine's start time so a restarted venue never reuses an ExecID.
         self._id_prefix = id_prefix if id_prefix is not None else f"V{clock():%Y%m%d%H%M%S}"
-        self._orders: dict[tuple[str, str], VenueOrder] = {}
+        self._index = OrderIndex()
         self._order_seq = 0
         self._exec_seq = 0
         self._lock = threading.RLock()
@@ -81,69 +87,77 @@ class MatchingEngine:
     def accept(self, cl_ord_id: str, symbol: str, side: str, quantity: Decimal | None,
                limit_price: Decimal | None, time_in_force: str = "day", *, owner: str = "",
                order_type: str = "limit") -> list[VenueEvent]:
-        """Validate and book the order without matching it yet: [OrderAccepted] or [OrderRejected]."""
+        """Validate and book the order without matching it yet: [OrderAccepted] or [OrderRejected].
+
+        `side` is a core Side or its value; anything else is rejected and echoed back as received."""
         with self._lock:
             now = self._clock()
-            key = (owner, cl_ord_id)
-            if key in self._orders:
+            received = recognised_side(side)
+            if (owner, cl_ord_id) in self._index:
                 # The ClOrdID stays bound to the first order: a duplicate is never booked or filled.
                 reject = VenueReject(RejectCode.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id}")
-                return [self._rejected(owner, None, cl_ord_id, symbol, side, quantity, limit_price,
+                return [self._rejected(owner, None, cl_ord_id, symbol, received, quantity, limit_price,
                                        time_in_force, reject, now)]
-            problem = self._closed(now) or self._validate(symbol, side, quantity, limit_price, time_in_force,
+            problem = self._closed(now) or self._validate(symbol, received, quantity, limit_price, time_in_force,
                                                           order_type)
-            order = VenueOrder(owner, cl_ord_id, self._next_order_id(), symbol, side,
-                               quantity if quantity is not None else Decimal(0),
-                               limit_price if limit_price is not None else Decimal(0), time_in_force, now)
-            self._orders[key] = order
+            order_id = self._next_order_id()
+            order = BookOrder(owner, cl_ord_id, order_id, symbol, received,
+                              quantity if quantity is not None else Decimal(0),
+                              limit_price if limit_price is not None else Decimal(0), time_in_force, now,
+                              sequence=self._order_seq)
+            order.apply(Trigger.ACCEPT if problem is None else Trigger.REJECT)
+            self._index.book(order, trade_date_of(now))
             if problem is not None:
-                order.apply(Trigger.REJECT)
-                return [self._rejected(owner, order.order_id, cl_ord_id, symbol, side, quantity,
+                return [self._rejected(owner, order_id, cl_ord_id, symbol, received, quantity,
                                        limit_price, time_in_force, problem, now)]
-            order.apply(Trigger.ACCEPT)
             return [OrderAccepted(owner, self._next_exec_id(), order.snapshot(), now)]
 
     def execute(self, cl_ord_id: str, *, owner: str = "") -> list[VenueEvent]:
-        """First matching attempt of an accepted order; an IOC remainder is canceled."""
+        """First matching attempt of an accepted order; an IOC remainder is canceled, a Day remainder rests."""
         with self._lock:
-            order = self._orders.get((owner, cl_ord_id))
+            order = self._index.get((owner, cl_ord_id))
             if order is None or order.armed or order.is_done:
                 return []  # canceled during the venue latency, or already executed
             order.armed = True
             events = self._try_fill(order)
-            if order.time_in_force == "ioc" and not order.is_done:
-                now = self._clock()
-                closed = closed_text(self._calendar, now)
-                order.apply(Trigger.CANCEL)
-                reason = "IOC remainder canceled" + (f" ({closed})" if closed else "")
-                events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None, reason, now))
+            if order.is_done:
+                return events
+            if order.time_in_force != "ioc":
+                self._index.rest(order)
+                return events
+            now = self._clock()
+            closed = closed_text(self._calendar, now)
+            order.apply(Trigger.CANCEL)
+            self._index.retire(order, trade_date_of(now))
+            reason = "IOC remainder canceled" + (f" ({closed})" if closed else "")
+            events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None, reason, now))
             return events
 
-    def on_market_update(self) -> list[VenueEvent]:
-        """End Day orders of a past trading date, then fill resting orders that became marketable."""
+    def on_market_update(self, symbols: Iterable[str] | None = None) -> list[VenueEvent]:
+        """End Day orders of a past trading date, then fill resting orders that became marketable.
+
+        `symbols`: the symbols whose quotes moved (None: all); only their resting orders are looked at."""
         with self._lock:
             events: list[VenueEvent] = self._end_day_orders(self._clock())
-            for order in self._orders.values():
-                if order.armed and not order.is_done:
-                    events += self._try_fill(order)
+            for order in self._index.resting(symbols):
+                events += self._try_fill(order)
             return events
 
     def _end_day_orders(self, now: datetime) -> list[VenueEvent]:
         """A Day order lives until the end of its New York trading date."""
         today = trade_date_of(now)
         events: list[VenueEvent] = []
-        for (owner, _), order in self._orders.items():
-            if order.is_done or order.time_in_force != "day" or trade_date_of(order.created_at) >= today:
-                continue
+        for order in self._index.day_orders_before(today):
             order.apply(Trigger.CANCEL)
-            events.append(OrderCanceled(owner, self._next_exec_id(), order.snapshot(), None,
+            self._index.retire(order, today)
+            events.append(OrderCanceled(order.owner, self._next_exec_id(), order.snapshot(), None,
                                         "day order expired at the end of its trading day", now))
         return events
 
     def cancel(self, orig_cl_ord_id: str, cl_ord_id: str, *, owner: str = "") -> list[VenueEvent]:
         with self._lock:
             now = self._clock()
-            order = self._orders.get((owner, orig_cl_ord_id))
+            order = self._index.get((owner, orig_cl_ord_id))
             if order is None:
                 reject = VenueReject(RejectCode.UNKNOWN_ORDER, f"unknown order {orig_cl_ord_id}")
                 return [CancelRejected(owner, cl_ord_id, orig_cl_ord_id, None, reject, now)]
@@ -152,19 +166,26 @@ class MatchingEngine:
                                      f"order {orig_cl_ord_id} is already {order.state.value}")
                 return [CancelRejected(owner, cl_ord_id, orig_cl_ord_id, order.snapshot(), reject, now)]
             order.apply(Trigger.CANCEL)
+            self._index.retire(order, trade_date_of(now))
             return [OrderCanceled(owner, self._next_exec_id(), order.snapshot(), cl_ord_id,
                                   "canceled on request", now)]
 
     # -- queries ----------------------------------------------------------------------------
     def status(self, cl_ord_id: str, *, owner: str = "") -> OrderSnapshot | None:
         with self._lock:
-            order = self._orders.get((owner, cl_ord_id))
+            order = self._index.get((owner, cl_ord_id))
             return None if order is None else order.snapshot()
 
     def orders(self, owner: str | None = None) -> list[OrderSnapshot]:
-        """Every booked order (rejected ones included), in submission order; None = all owners."""
+        """Every order still answered for (live ones, and finished ones for DONE_ORDER_RETENTION_DAYS;
+        rejected ones included), in submission order; None = all owners."""
         with self._lock:
-            return [o.snapshot() for o in self._orders.values() if owner is None or o.owner == owner]
+            return [order.snapshot() for order in self._index.orders(owner)]
+
+    def index_sizes(self) -> IndexSizes:
+        """How many orders the engine holds live, resting per symbol, and answerable (diagnostics, tests)."""
+        with self._lock:
+            return self._index.sizes()
 
     def fills(self, trade_date: date | None = None, account: str | None = None) -> list[VenueFill]:
         """The venue's record of its executions (see FillJournal.fills)."""
@@ -184,11 +205,11 @@ class MatchingEngine:
         text = closed_text(self._calendar, now)
         return None if text is None else VenueReject(RejectCode.EXCHANGE_CLOSED, text)
 
-    def _validate(self, symbol: str, side: str, quantity: Decimal | None, limit_price: Decimal | None,
+    def _validate(self, symbol: str, side: ReceivedSide, quantity: Decimal | None, limit_price: Decimal | None,
                   time_in_force: str, order_type: str) -> VenueReject | None:
         if order_type not in ORDER_TYPES:
             return VenueReject(RejectCode.UNSUPPORTED_ORDER_TYPE, f"order type {order_type} not supported")
-        if side not in SIDES:
+        if not isinstance(side, Side):
             return VenueReject(RejectCode.INVALID_SIDE, f"side {side} not supported")
         if time_in_force not in TIMES_IN_FORCE:
             return VenueReject(RejectCode.INVALID_TIME_IN_FORCE, f"time in force {time_in_force} not supported")
@@ -202,25 +223,29 @@ class MatchingEngine:
             return VenueReject(RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol}")
         return None
 
-    def _try_fill(self, order: VenueOrder) -> list[VenueEvent]:
+    def _try_fill(self, order: BookOrder) -> list[VenueEvent]:
         now = self._clock()
         if not self.is_open(now):
             return []  # nothing matches while the market is closed; resting orders wait for the open
-        taken = self._market.take(order.symbol, order.side, order.leaves_qty, order.limit_price, now)
+        side = order.side
+        assert isinstance(side, Side), f"order {order.key} with side {side!r} was accepted"
+        taken = self._market.take(order.symbol, side, order.leaves_qty, order.limit_price, now)
         if taken is None:
             return []
-        price = self._fill_price(order.side, order.limit_price, taken.nbbo)
+        price = self._fill_price(side, order.limit_price, taken.nbbo)
         order.record_fill(price, taken.quantity)
         fill = VenueFill(
             exec_id=self._next_exec_id(), account=order.owner, cl_ord_id=order.cl_ord_id, order_id=order.order_id,
-            symbol=order.symbol, side=order.side, last_px=price, last_qty=taken.quantity,
+            symbol=order.symbol, side=side, last_px=price, last_qty=taken.quantity,
             cum_qty=order.cum_qty, leaves_qty=order.leaves_qty, avg_px=order.avg_px,
             nbbo_bid=taken.nbbo.bid, nbbo_offer=taken.nbbo.ask, executed_at=now, trade_date=trade_date_of(now),
         )
         self._journal.record(fill)
+        if order.is_done:
+            self._index.retire(order, fill.trade_date)
         return [OrderFilled(order.owner, fill, order.snapshot())]
 
-    def _fill_price(self, side: str, limit_price: Decimal, nbbo: Nbbo) -> Decimal:
+    def _fill_price(self, side: Side, limit_price: Decimal, nbbo: Nbbo) -> Decimal:
         touch = nbbo.touch_price(side)
         if self._rng.randrange(PROBABILITY_SCALE) >= self._improvement_threshold:
             return touch
@@ -228,14 +253,14 @@ class MatchingEngine:
             candidate = nbbo.midpoint  # dark-pool midpoint cross
         else:
             improvement = SUB_PENNY * self._rng.randint(1, MAX_SUB_PENNY_STEPS)  # wholesaler
-            candidate = touch - improvement if side == "buy" else touch + improvement
+            candidate = touch - improvement if side is Side.BUY else touch + improvement
         # Improvement never crosses the far side of the NBBO.
-        price = max(candidate, nbbo.bid) if side == "buy" else min(candidate, nbbo.ask)
+        price = max(candidate, nbbo.bid) if side is Side.BUY else min(candidate, nbbo.ask)
         assert nbbo.bid <= price <= nbbo.ask, f"fill {price} outside NBBO {nbbo.bid}/{nbbo.ask}"
-        assert (price <= limit_price) if side == "buy" else (price >= limit_price), "fill through limit"
+        assert (price <= limit_price) if side is Side.BUY else (price >= limit_price), "fill through limit"
         return price
 
-    def _rejected(self, owner: str, order_id: str | None, cl_ord_id: str, symbol: str, side: str,
+    def _rejected(self, owner: str, order_id: str | None, cl_ord_id: str, symbol: str, side: ReceivedSide,
                   quantity: Decimal | None, limit_price: Decimal | None, time_in_force: str,
                   reject: VenueReject, now: datetime) -> OrderRejected:
         return OrderRejected(owner, self._next_exec_id(), order_id, cl_ord_id, symbol, side, quantity,

@@ -6,7 +6,22 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import Enum
 
+from core.state_machine import TransitionTable, from_each
+from core.types import Side
+
 AVG_PX_QUANTUM = Decimal("0.000001")
+
+# A side as the venue received it: core's Side once recognised, otherwise the raw text, kept only so
+# the reject (and a later status report of the rejected order) can echo it back unchanged.
+ReceivedSide = Side | str
+
+
+def recognised_side(value: str) -> ReceivedSide:
+    """Side("buy") for "buy" (or Side.BUY); anything else comes back as received."""
+    try:
+        return Side(value)
+    except ValueError:
+        return value
 
 
 class OrderState(Enum):
@@ -26,32 +41,24 @@ class Trigger(Enum):
     CANCEL = "cancel"
 
 
+WORKING_STATES = (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+
 TRANSITIONS: dict[tuple[OrderState, Trigger], OrderState] = {
     (OrderState.PENDING_NEW, Trigger.ACCEPT): OrderState.NEW,
     (OrderState.PENDING_NEW, Trigger.REJECT): OrderState.REJECTED,
-    (OrderState.NEW, Trigger.PARTIAL_FILL): OrderState.PARTIALLY_FILLED,
-    (OrderState.NEW, Trigger.FILL): OrderState.FILLED,
-    (OrderState.NEW, Trigger.CANCEL): OrderState.CANCELED,
-    (OrderState.PARTIALLY_FILLED, Trigger.PARTIAL_FILL): OrderState.PARTIALLY_FILLED,
-    (OrderState.PARTIALLY_FILLED, Trigger.FILL): OrderState.FILLED,
-    (OrderState.PARTIALLY_FILLED, Trigger.CANCEL): OrderState.CANCELED,
+    **from_each(WORKING_STATES, Trigger.PARTIAL_FILL, OrderState.PARTIALLY_FILLED),
+    **from_each(WORKING_STATES, Trigger.FILL, OrderState.FILLED),
+    **from_each(WORKING_STATES, Trigger.CANCEL, OrderState.CANCELED),
 }
 
 DONE_STATES = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
 
-
-class InvalidTransition(Exception):
-    def __init__(self, state: OrderState, trigger: Trigger) -> None:
-        super().__init__(f"no transition from {state.value} on {trigger.value}")
-        self.state = state
-        self.trigger = trigger
+ORDER_MACHINE = TransitionTable("a venue order", TRANSITIONS, DONE_STATES)
 
 
 def apply(state: OrderState, trigger: Trigger) -> OrderState:
-    try:
-        return TRANSITIONS[(state, trigger)]
-    except KeyError:
-        raise InvalidTransition(state, trigger) from None
+    """The state after `trigger`; core.state_machine.InvalidTransition when the table has no such move."""
+    return ORDER_MACHINE.next_state(state, trigger)
 
 
 def average_price(notional: Decimal, quantity: Decimal) -> Decimal:
@@ -71,7 +78,7 @@ class OrderSnapshot:
     cl_ord_id: str
     order_id: str
     symbol: str
-    side: str
+    side: ReceivedSide
     quantity: Decimal
     limit_price: Decimal
     time_in_force: str
@@ -86,11 +93,17 @@ class OrderSnapshot:
         return self.state in DONE_STATES
 
 
-class VenueOrder:
-    """Mutable order record owned by the matching engine; everyone else sees snapshots."""
+OrderKey = tuple[str, str]  # (owner, ClOrdID): several sessions may use the same ClOrdID
 
-    def __init__(self, owner: str, cl_ord_id: str, order_id: str, symbol: str, side: str,
-                 quantity: Decimal, limit_price: Decimal, time_in_force: str, created_at: datetime) -> None:
+
+class BookOrder:
+    """Mutable order record owned by the matching engine; everyone else sees snapshots.
+
+    `sequence` is the engine's booking number: resting orders of several symbols are matched in it."""
+
+    def __init__(self, owner: str, cl_ord_id: str, order_id: str, symbol: str, side: ReceivedSide,
+                 quantity: Decimal, limit_price: Decimal, time_in_force: str, created_at: datetime, *,
+                 sequence: int = 0) -> None:
         self.owner = owner
         self.cl_ord_id = cl_ord_id
         self.order_id = order_id
@@ -100,12 +113,17 @@ class VenueOrder:
         self.limit_price = limit_price
         self.time_in_force = time_in_force
         self.created_at = created_at
+        self.sequence = sequence
         self.state = OrderState.PENDING_NEW
         self.cum_qty = Decimal(0)
         self.notional = Decimal(0)
         # Armed once the first matching attempt ran: only armed orders rest and re-match on
         # market updates, so a configured venue latency is not bypassed by a ticker step.
         self.armed = False
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.owner, self.cl_ord_id)
 
     @property
     def is_done(self) -> bool:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
 import structlog
 
+from core.clock import SystemClock
 from marketcal.sessions import TradingCalendar
 from transport.fix.engine import FixEngine
 from transport.fix.settings_builder import EngineSpec, SessionSpec
 from venue_sim.custody import FillJournal
+from venue_sim.errors import LimitExceeded, VenueConfigError
 from venue_sim.fix_app import DEFAULT_QUEUE_SIZE, VenueApplication
 from venue_sim.market import Market, Nbbo
 from venue_sim.market_data import DEFAULT_TOPIC_PREFIX, MarketDataPublisher
@@ -30,14 +32,10 @@ TICKER_JOIN_TIMEOUT_S = 5.0
 DEFAULT_MD_PUBLISH_RATE_HZ = 4.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def start_id_prefix() -> str:
-    """Venue ids carry the real start time (never the injected clock, which tests pin to one moment),
+def start_id_prefix(wall_clock: Callable[[], datetime] = SystemClock().now) -> str:
+    """Venue ids carry the real start time (never the business clock, which tests pin to one moment),
     to the millisecond: a restarted venue never reuses an ExecID, and later runs' ids sort later."""
-    started = utc_now()
+    started = wall_clock()
     return f"V{started:%Y%m%d%H%M%S}{started.microsecond // 1000:03d}"
 
 
@@ -50,7 +48,7 @@ class VenueServer:
     def __init__(self, host: str, port: int, venue_comp_id: str, client_comp_ids: list[str], data_dir: Path,
                  data_dictionary: Path, market: Market, seed: int, tick_interval_s: float = 0.0,
                  latency_s: float = 0.0, price_improvement_probability: Decimal = Decimal(0),
-                 clock: Callable[[], datetime] = utc_now, queue_size: int = DEFAULT_QUEUE_SIZE, *,
+                 clock: Callable[[], datetime] = SystemClock().now, queue_size: int = DEFAULT_QUEUE_SIZE, *,
                  calendar: TradingCalendar | None = None, cusips: Mapping[str, str] | None = None,
                  opening_positions: Mapping[str, Mapping[str, Decimal]] | None = None,
                  mqtt_url: str | None = None, md_publish_rate_hz: float = DEFAULT_MD_PUBLISH_RATE_HZ,
@@ -60,8 +58,10 @@ class VenueServer:
         the reports. `opening_positions`: account -> symbol -> shares at custody before any fill.
         `mqtt_url` None: no market data is published. `id_prefix`: of every OrderID/ExecID (default: the
         real start time, see start_id_prefix)."""
-        assert client_comp_ids, "the venue needs at least one client session"
-        assert tick_interval_s >= 0, "tick interval cannot be negative"
+        if not client_comp_ids:
+            raise VenueConfigError("the venue needs at least one client session")
+        if tick_interval_s < 0:
+            raise VenueConfigError(f"tick interval {tick_interval_s} s cannot be negative")
         self.market = market
         self._clock = clock
         self._tick_interval_s = tick_interval_s
@@ -122,7 +122,8 @@ class VenueServer:
     def subscribe(self, listener: NbboListener) -> None:
         """`listener` receives every symbol's NBBO after each market step (on the ticker thread)."""
         with self._listeners_lock:
-            assert len(self._listeners) < MAX_LISTENERS, "too many NBBO listeners"
+            if len(self._listeners) >= MAX_LISTENERS:
+                raise LimitExceeded(f"at most {MAX_LISTENERS} NBBO listeners")
             self._listeners.append(listener)
 
     def step_market(self) -> list[Nbbo]:

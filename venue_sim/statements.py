@@ -20,7 +20,9 @@ from pathlib import Path
 
 import structlog
 
+from core.types import Side
 from marketcal.sessions import TradingCalendar
+from venue_sim.errors import NaiveTimestamp
 from venue_sim.events import VenueFill
 from venue_sim.market import plain
 from venue_sim.venue_calendar import next_business_day
@@ -54,11 +56,11 @@ def statement_rows(fills: Iterable[VenueFill], trade_date: date, account: str, c
     settlement_date = next_business_day(trade_date, calendar).isoformat()
     chosen = sorted((f for f in fills if f.account == account and f.trade_date == trade_date),
                     key=lambda fill: fill.exec_id)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for fill in chosen:
-        assert fill.side in ("buy", "sell"), f"fill {fill.exec_id} has side {fill.side}"
+        assert fill.side in (Side.BUY, Side.SELL), f"fill {fill.exec_id} has side {fill.side}"
         rows.append((fill.exec_id, trade_date.isoformat(), settlement_date, account, fill.symbol,
-                     cusips.get(fill.symbol) or "", fill.side, plain(fill.last_qty), plain(fill.last_px),
+                     cusips.get(fill.symbol) or "", str(fill.side), plain(fill.last_qty), plain(fill.last_px),
                      plain(net_amount(fill.last_qty, fill.last_px)), fill.cl_ord_id, fill.order_id))
     trade_ids = [row[0] for row in rows]
     assert len(set(trade_ids)) == len(trade_ids), "a trade id appears twice in the statement"
@@ -68,7 +70,8 @@ def statement_rows(fills: Iterable[VenueFill], trade_date: date, account: str, c
 def position_rows(positions: Mapping[tuple[str, str], Decimal], as_of: datetime,
                   cusips: Mapping[str, str]) -> list[tuple[str, ...]]:
     """One row per (account, symbol), ordered by account then symbol; as_of in UTC ISO 8601."""
-    assert as_of.tzinfo is not None and as_of.utcoffset() is not None, "as_of must be timezone-aware"
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise NaiveTimestamp(f"position report as_of {as_of.isoformat()} must be timezone-aware")
     stamp = as_of.astimezone(timezone.utc).isoformat()
     return [(stamp, account, symbol, cusips.get(symbol) or "", plain(quantity))
             for (account, symbol), quantity in sorted(positions.items())]

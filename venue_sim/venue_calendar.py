@@ -11,10 +11,15 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from marketcal.sessions import EXCHANGE_TZ, TRADING_WEEKDAYS, MarketSession, TradingCalendar
+from venue_sim.errors import NaiveTimestamp, VenueConfigError
 
 # Even 2001 (four days after 9/11) and 2012 (Hurricane Sandy) closed the exchange for under two weeks;
 # a longer run means the holiday table is wrong, which must not pass silently.
 MAX_CONSECUTIVE_CLOSED_DAYS = 14
+
+
+class HolidayTableError(VenueConfigError):
+    """The configured holidays leave no business day to settle on."""
 
 
 class SessionCalendar(Protocol):
@@ -35,7 +40,9 @@ def closed_text(calendar: SessionCalendar | None, at: datetime) -> str | None:
 
 def trade_date_of(executed_at: datetime) -> date:
     """The New York calendar date of an execution (the venue_fills.trade_date contract)."""
-    assert executed_at.tzinfo is not None and executed_at.utcoffset() is not None, "naive execution time"
+    # The moment comes from the injected clock, which a caller can get wrong (a naive datetime).
+    if executed_at.tzinfo is None or executed_at.utcoffset() is None:
+        raise NaiveTimestamp(f"{executed_at.isoformat()} has no UTC offset: cannot date it in New York")
     return executed_at.astimezone(EXCHANGE_TZ).date()
 
 
@@ -53,4 +60,5 @@ def next_business_day(day: date, calendar: TradingCalendar) -> date:
         if is_business_day(candidate, calendar):
             return candidate
         candidate += timedelta(days=1)
-    raise AssertionError(f"no business day within {MAX_CONSECUTIVE_CLOSED_DAYS} days after {day}")
+    raise HolidayTableError(f"no business day within {MAX_CONSECUTIVE_CLOSED_DAYS} days after {day}: "
+                            "the holiday table closes the exchange for longer than it ever has")

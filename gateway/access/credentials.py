@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.clock import Now, utc_now
+from db.engine import affected_rows
 from gateway.access.models import USERNAME_LENGTH, SessionCredentialRow
 
 log = structlog.get_logger(__name__)
@@ -155,8 +156,9 @@ class CredentialStore:
     def remove(self, comp_id: str) -> bool:
         """Delete the credentials of `comp_id`; False if it had none."""
         deleted = self._session.execute(delete(SessionCredentialRow).where(SessionCredentialRow.comp_id == comp_id))
-        log.info("session_credentials_removed", comp_id=comp_id, removed=deleted.rowcount)
-        return bool(deleted.rowcount)
+        removed = affected_rows(deleted)
+        log.info("session_credentials_removed", comp_id=comp_id, removed=removed)
+        return bool(removed)
 
     def all(self) -> dict[str, StoredCredential]:
         rows = self._session.scalars(select(SessionCredentialRow).order_by(SessionCredentialRow.comp_id))

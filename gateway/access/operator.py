@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.clock import Now, utc_now
+from db.engine import affected_rows
 from gateway.access.models import OPERATOR_COMMANDS, REASON_LENGTH, OperatorCommandRow, SolverStatusRow
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,8 @@ class OperatorQueue:
     def enqueue(self, command: OperatorCommandKind | str, comp_id: str, requested_by: str) -> int:
         """Queue a command for the running engine; returns its id (ids grow in request order)."""
         kind = OperatorCommandKind(command)
-        assert comp_id, "comp_id must not be empty"
+        if not comp_id:
+            raise ValueError("comp_id must not be empty")
         row = OperatorCommandRow(command=kind.value, comp_id=comp_id, requested_at=self._clock(),
                                  requested_by=requested_by[:MAX_REQUESTED_BY_CHARS] or "unknown")
         self._session.add(row)
@@ -83,7 +85,7 @@ class OperatorQueue:
             .where(OperatorCommandRow.id == command_id, OperatorCommandRow.applied_at.is_(None))
             .values(applied_at=at, result=result)
         )
-        stamped = bool(self._session.execute(statement).rowcount)
+        stamped = bool(affected_rows(self._session.execute(statement)))
         log.info("operator_command_applied", id=command_id, stamped=stamped, result=result)
         return stamped
 
@@ -102,8 +104,10 @@ class SolverStatusStore:
         self._clock = clock
 
     def set_enabled(self, comp_id: str, enabled: bool, reason: str | None) -> None:
-        assert comp_id, "comp_id must not be empty"
-        assert reason is None or len(reason) <= REASON_LENGTH, f"reason longer than {REASON_LENGTH} characters"
+        if not comp_id:
+            raise ValueError("comp_id must not be empty")
+        if reason is not None and len(reason) > REASON_LENGTH:
+            raise ValueError(f"a reason is at most {REASON_LENGTH} characters")
         self._session.merge(SolverStatusRow(comp_id=comp_id, enabled=enabled, changed_at=self._clock(),
                                             reason=reason))
         self._session.flush()

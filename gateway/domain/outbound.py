@@ -55,7 +55,7 @@ class QuoteAck(StrEnum):
 
 
 @dataclass(frozen=True)
-class QuoteStatus:
+class QuoteStatusReport:
     to: SessionName
     quote_req_id: str
     quote_id: str | None
@@ -128,6 +128,6 @@ class BusinessReject:
 
 
 Outbound = (
-    ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatus
+    ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatusReport
     | NotifyQuoteAccepted | RequesterReport | OrderCancelReject | BusinessReject
 )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from core.refusal import RejectReason
+from core.refusal import Refusal
 from core.types import SessionName
 
 
@@ -35,13 +35,8 @@ class Counterparty:
     max_open_rfqs: int = DEFAULT_MAX_OPEN_RFQS  # a requester's RFQs not yet ended; more are refused "throttled"
 
 
-class Refusal(Protocol):
-    reason: RejectReason
-    text: str
-
-
 class TradingGate(Protocol):
-    """Market sessions, holidays and quantity limits (gateway.rules.market_hours.TradingRules)."""
+    """Market sessions, holidays and quantity limits (marketcal.sessions.TradingRules)."""
 
     def check(self, symbol: str, quantity: Decimal, at: datetime) -> Refusal | None: ...
 
@@ -77,8 +72,11 @@ class GatewayPolicy:
     reference_nbbo: Callable[[str], tuple[Decimal, Decimal] | None] = lambda symbol: None
 
     def __post_init__(self) -> None:
-        assert self.submission_window_s > 0 and self.acceptance_window_s >= 0
-        assert self.buying_power_buffer >= 0
+        if not (self.submission_window_s > 0 and self.acceptance_window_s >= 0):
+            raise ValueError(f"RFQ windows must be positive (submission {self.submission_window_s} s, "
+                             f"acceptance {self.acceptance_window_s} s)")
+        if self.buying_power_buffer < 0:
+            raise ValueError(f"buying_power_buffer must not be negative, got {self.buying_power_buffer}")
 
     def terms(self, symbol: str) -> InstrumentTerms:
         return self.instruments.get(symbol, InstrumentTerms())

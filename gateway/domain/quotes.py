@@ -69,6 +69,11 @@ def best_quote(rfq: Rfq, quotes: list[Quote], now: datetime) -> Quote | None:
     eligible = [quote for quote in quotes if is_eligible(quote, rfq, now)]
     if not eligible:
         return None
-    if rfq.side is Side.BUY:
-        return min(eligible, key=lambda quote: (quote.offer_price, quote.sequence))
-    return min(eligible, key=lambda quote: (-quote.bid_price, quote.sequence))
+    return min(eligible, key=lambda quote: _rank(quote, rfq.side))
+
+
+def _rank(quote: Quote, requester_side: Side) -> tuple[Decimal, int]:
+    """Lower ranks better: the cheapest offer for a buy, the highest bid for a sell, then arrival."""
+    price = quote.price_for(requester_side)
+    assert price is not None, "an eligible quote has a price on the requester's side"
+    return (price if requester_side is Side.BUY else -price), quote.sequence

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from core.state_machine import TransitionTable
 from core.types import QuoteId, RfqId, SessionName, Side
@@ -98,7 +99,7 @@ class Rfq:
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
-    def apply(self, trigger: Trigger, at: datetime, **changes) -> "Rfq":
+    def apply(self, trigger: Trigger, at: datetime, **changes: Any) -> "Rfq":
         """The only way an RFQ changes state: through the table, returning a new value."""
         return replace(self, state=next_state(self.state, trigger), updated_at=at, **changes)
 

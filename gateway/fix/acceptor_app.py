@@ -57,8 +57,11 @@ DECODERS = {
 
 
 class LogonVerdict(Protocol):
-    ok: bool
-    text: str
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 class LogonCheck(Protocol):
@@ -229,7 +232,7 @@ class OutboundSender:
                 return quote_codec.encode_reject(message)
             case out.PresentQuote():
                 return quote_codec.encode_present_quote(message)
-            case out.QuoteStatus():
+            case out.QuoteStatusReport():
                 return quote_codec.encode_quote_status(message)
             case out.NotifyQuoteAccepted():
                 return quote_codec.encode_acceptance(message)

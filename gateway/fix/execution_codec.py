@@ -101,7 +101,7 @@ def encode_requester_report(report: out.RequesterReport, now: datetime) -> fix.M
     if report.kind is out.ReportKind.REJECTED and report.reject_reason is not None:
         put(message, ORD_REJ_REASON, ORD_REJ_REASON_CODES.get(report.reject_reason, 99))
     put(message, t.SYMBOL, report.symbol)
-    put(message, t.SIDE, SIDE_CODES[report.side])
+    put(message, t.SIDE, SIDE_CODES[report.side] if report.side is not None else None)
     put(message, t.ORDER_QTY, report.order_quantity)
     put(message, t.LAST_QTY, report.last_quantity)
     put(message, t.LAST_PX, report.last_price)

@@ -26,12 +26,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import simplefix
 import structlog
 
+from core.clock import utc_now
 from gateway.fix.logon_rules import (
     WRONG_CREDENTIALS,
     LogonRefusal,
@@ -79,14 +80,14 @@ class ScreenConfig:
     tls: ssl.SSLContext | None = None
 
 
-def logout_message(sender_comp_id: str, target_comp_id: str, text: str) -> bytes:
+def logout_message(sender_comp_id: str, target_comp_id: str, text: str, now: datetime | None = None) -> bytes:
     message = simplefix.FixMessage()
     message.append_pair(8, "FIX.4.4", header=True)
     message.append_pair(35, "5", header=True)
     message.append_pair(49, sender_comp_id, header=True)
     message.append_pair(56, target_comp_id, header=True)
     message.append_pair(34, 1, header=True)
-    message.append_utc_timestamp(52, datetime.now(timezone.utc), precision=3, header=True)
+    message.append_utc_timestamp(52, now or utc_now(), precision=3, header=True)  # SendingTime is wire time
     message.append_pair(58, text)
     return bytes(message.encode())
 

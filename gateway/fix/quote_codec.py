@@ -150,7 +150,7 @@ def encode_present_quote(message: out.PresentQuote) -> fix.Message:
     return fix_message
 
 
-def encode_quote_status(message: out.QuoteStatus) -> fix.Message:
+def encode_quote_status(message: out.QuoteStatusReport) -> fix.Message:
     fix_message = new_message("AI")
     put(fix_message, t.QUOTE_REQ_ID, message.quote_req_id)
     put(fix_message, t.QUOTE_ID, message.quote_id or message.quote_req_id)

@@ -42,7 +42,7 @@ def expire(rfq: Rfq, book: RfqBook, now: datetime) -> Changeset:
             order_quantity=rfq.quantity, cum_quantity=Decimal(0), average_price=None,
             text=f"no quote{limit} in the window; {quotes_received} quote(s) received"))
     else:
-        changes.outbound.append(out.QuoteStatus(
+        changes.outbound.append(out.QuoteStatusReport(
             to=rfq.requester, quote_req_id=rfq.client_req_id, quote_id=None, symbol=rfq.symbol,
             status=out.QuoteAck.EXPIRED, text=text))
     return changes

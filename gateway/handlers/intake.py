@@ -18,7 +18,7 @@ from gateway.domain.commands import RequestQuote
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import RfqCreated
 from gateway.domain.ledger_intents import BalanceReader
-from gateway.domain.policy import GatewayPolicy
+from gateway.domain.policy import Counterparty, GatewayPolicy
 from gateway.domain.rfq import ExecutionMode, Rfq, Trigger
 from gateway.domain.types import cash_paid_by_requester
 
@@ -33,7 +33,8 @@ def parse_solver_query_id(quote_req_id: str) -> RfqId | None:
 
 
 def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, now: datetime,
-                     id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False) -> None:
+                     id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False
+                     ) -> Counterparty:
     """Everything that can refuse an RFQ before any solver hears of it, cheapest first.
 
     `id_taken` answers for ids no longer (or not yet) in memory: RFQs before a restart, or
@@ -58,11 +59,12 @@ def validate_request(command: RequestQuote, policy: GatewayPolicy, book: RfqBook
         raise DomainRejection(RejectReason.INVALID_PRICE, f"limit price {command.limit_price} must be positive")
     if command.mode is ExecutionMode.IMMEDIATE and command.limit_price is None:
         raise DomainRejection(RejectReason.INVALID_PRICE, "Immediate execution needs a limit price (44)")
-    for gate, call in ((policy.trading, lambda g: g.check(command.symbol, command.quantity, now)),
-                       (policy.compliance, lambda g: g.authorize(party.account, command.symbol))):
-        refusal = call(gate) if gate is not None else None
-        if refusal is not None:
-            raise DomainRejection(refusal.reason, refusal.text)
+    refusal = policy.trading.check(command.symbol, command.quantity, now) if policy.trading else None
+    if refusal is None and policy.compliance is not None:
+        refusal = policy.compliance.authorize(party.account, command.symbol)
+    if refusal is not None:
+        raise DomainRejection(refusal.reason, refusal.text)
+    return party
 
 
 def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: str, balances: BalanceReader) -> None:
@@ -89,8 +91,7 @@ def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: st
 
 def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, balances: BalanceReader, now: datetime,
                   id_taken: Callable[[SessionName, str], bool] = lambda requester, client_id: False) -> Changeset:
-    validate_request(command, policy, book, now, id_taken)
-    party = policy.counterparty(command.requester)
+    party = validate_request(command, policy, book, now, id_taken)
     check_buying_power(command, policy, party.account, balances)
     received = Rfq(
         rfq_id=book.allocate_rfq_id(), requester=command.requester, requester_account=party.account,
@@ -119,9 +120,9 @@ def request_quote(command: RequestQuote, policy: GatewayPolicy, book: RfqBook, b
     return changes
 
 
-def eligible_solvers(rfq: Rfq, policy: GatewayPolicy, book: RfqBook) -> list:
+def eligible_solvers(rfq: Rfq, policy: GatewayPolicy, book: RfqBook) -> list[SessionName]:
     """Logged-on, enabled solver sessions other than the requester itself."""
-    solvers = []
+    solvers: list[SessionName] = []
     for session in sorted(book.logged_on - book.disabled_solvers):
         party = policy.counterparty(session)
         if session != rfq.requester and party is not None and party.role.can_quote():

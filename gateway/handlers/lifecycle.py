@@ -35,7 +35,7 @@ def cancel_rfq(command: CancelRfq, book: RfqBook, now: datetime) -> Changeset:
             symbol=rfq.symbol, side=rfq.side, order_quantity=rfq.quantity, cum_quantity=Decimal(0),
             average_price=None, text="canceled before acceptance"))
     else:
-        changes.outbound.append(out.QuoteStatus(
+        changes.outbound.append(out.QuoteStatusReport(
             to=rfq.requester, quote_req_id=rfq.client_req_id, quote_id=None, symbol=rfq.symbol,
             status=out.QuoteAck.RFQ_CANCELED, text="RFQ canceled"))
     return changes

@@ -16,7 +16,7 @@ from gateway.domain.policy import GatewayPolicy
 from gateway.domain.quotes import Quote, QuoteStatus, best_quote, is_eligible
 from gateway.domain.rfq import ExecutionMode, Rfq, RfqOrigin, RfqState, Trigger
 from gateway.handlers.intake import parse_solver_query_id
-from gateway.handlers.settlement import accept
+from gateway.handlers.settlement import accept, quoted_price
 
 
 def _quoting_rfq(quote_req_id: str, symbol: str | None, book: RfqBook) -> Rfq:
@@ -69,7 +69,7 @@ def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, now
     changes.events.append(QuoteReceived(rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id,
                                         solver=quote.solver, bid_price=quote.bid_price,
                                         offer_price=quote.offer_price))
-    changes.outbound.append(out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+    changes.outbound.append(out.QuoteStatusReport(to=command.solver, quote_req_id=command.quote_req_id,
                                             quote_id=command.solver_quote_id, symbol=rfq.symbol,
                                             status=out.QuoteAck.ACCEPTED))
     if rfq.mode is ExecutionMode.IMMEDIATE and is_eligible(quote, rfq, now):
@@ -88,7 +88,7 @@ def cancel_quote(command: CancelQuote, book: RfqBook, now: datetime) -> Changese
         raise DomainRejection(RejectReason.UNKNOWN_ID, "no live quote to cancel")
     changes = Changeset(quotes=[quote.with_status(QuoteStatus.WITHDRAWN) for quote in live])
     for quote in live:
-        changes.outbound.append(out.QuoteStatus(to=command.solver, quote_req_id=command.quote_req_id,
+        changes.outbound.append(out.QuoteStatusReport(to=command.solver, quote_req_id=command.quote_req_id,
                                                 quote_id=quote.solver_quote_id, symbol=rfq.symbol,
                                                 status=out.QuoteAck.CANCELED))
     present_best_if_changed(rfq, book, changes, now)
@@ -136,12 +136,12 @@ def present_best_if_changed(rfq: Rfq, book: RfqBook, changes: Changeset, now: da
         return
     changes.presented[rfq.rfq_id] = best_id
     if best is None:
-        changes.outbound.append(out.QuoteStatus(
+        changes.outbound.append(out.QuoteStatusReport(
             to=rfq.requester, quote_req_id=rfq.client_req_id, quote_id=shown, symbol=rfq.symbol,
             status=out.QuoteAck.REMOVED, text="the quote shown is no longer available; no other quote"))
         return
     changes.outbound.append(out.PresentQuote(
         to=rfq.requester, client_req_id=rfq.client_req_id, quote_id=best.quote_id, symbol=rfq.symbol,
-        side=rfq.side, price=best.price_for(rfq.side), size=best.size_for(rfq.side) or rfq.quantity,
+        side=rfq.side, price=quoted_price(rfq, best), size=best.size_for(rfq.side) or rfq.quantity,
         valid_until=best.valid_until,
     ))

@@ -60,9 +60,10 @@ def accept_quote(command: AcceptQuote, book: RfqBook, now: datetime,
     """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
     quote = book.quote(QuoteId(command.quote_id))
     rfq = book.rfq(quote.rfq_id) if quote is not None else None
-    # Another requester's quote is "unknown" too: the answer must not tell which QuoteIDs exist.
-    if quote is None or rfq is None or rfq.requester != command.requester:
+    if quote is None or rfq is None:
         raise DomainRejection(RejectReason.UNKNOWN_ID, f"unknown QuoteID {command.quote_id}")
+    if rfq.requester != command.requester:
+        raise DomainRejection(RejectReason.NOT_AUTHORIZED, "quote belongs to another requester's RFQ")
     if command.response_type is not ResponseType.HIT_LIFT:
         raise DomainRejection(RejectReason.OTHER, "only QuoteRespType 1 (Hit/Lift) accepts a quote")
     if rfq.state is not RfqState.QUOTING:
@@ -124,7 +125,7 @@ def retire_other_quotes(rfq: Rfq, book: RfqBook, changes: Changeset, status: Quo
             continue
         changes.quotes.append(quote.with_status(status))
         ack = out.QuoteAck.EXPIRED if status is QuoteStatus.EXPIRED else out.QuoteAck.REMOVED
-        changes.outbound.append(out.QuoteStatus(
+        changes.outbound.append(out.QuoteStatusReport(
             to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id,
             symbol=rfq.symbol, status=ack, text=text,
         ))
@@ -160,9 +161,8 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
     rfq, quote = _winning_context(command, book)
     if command.outcome is ExecutionOutcome.FAILED:
         return execution_failed(rfq, quote, command, now)
-    price, quantity = command.last_price, command.last_quantity
-    quoted = quote.price_for(rfq.side)
-    check_fill(rfq, quoted, price, quantity)
+    quoted = quoted_price(rfq, quote)
+    price, quantity = check_fill(rfq, quoted, command.last_price, command.last_quantity)
     settled, intents = settle(rfq, quote, price, quantity)
     filled = rfq.apply(Trigger.FILL, now).apply(
         Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
@@ -184,7 +184,9 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
     return changes
 
 
-def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None, quantity: Decimal | None) -> None:
+def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None,
+               quantity: Decimal | None) -> tuple[Decimal, Decimal]:
+    """The fill's (price, quantity) if the solver may settle it; DomainRejection otherwise."""
     if price is None or quantity is None or price <= 0 or quantity <= 0:
         raise DomainRejection(RejectReason.OTHER, "a fill needs positive LastPx and LastQty")
     if quantity > rfq.quantity:
@@ -193,6 +195,7 @@ def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None, quantity: Decim
     worse = price > quoted if rfq.side is Side.BUY else price < quoted
     if worse:
         raise DomainRejection(RejectReason.INVALID_PRICE, f"fill price {price} is worse than quoted {quoted}")
+    return price, quantity
 
 
 def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal) -> tuple[Legs, list[LedgerIntent]]:
@@ -235,11 +238,12 @@ def execution_failed(rfq: Rfq, quote: Quote, command: ReportExecution | None, no
 
 def settlement_timed_out(rfq: Rfq, book: RfqBook, now: datetime, timeout_s: float) -> Changeset:
     """No execution report within the timeout: the holds expire (voided), both sides are told."""
+    assert rfq.accepted_quote_id is not None, "a timed-out RFQ was accepted"
     quote = book.quote(rfq.accepted_quote_id)
     assert quote is not None, "an accepted RFQ keeps its winning quote"
     changes = execution_failed(rfq, quote, None, now,
                                text=f"no execution report from the solver within {timeout_s:g} s")
-    changes.outbound.append(out.QuoteStatus(
+    changes.outbound.append(out.QuoteStatusReport(
         to=quote.solver, quote_req_id=rfq.solver_query_id(), quote_id=quote.solver_quote_id, symbol=rfq.symbol,
         status=out.QuoteAck.EXPIRED, text="acceptance expired: no execution report in time; holds voided"))
     return changes

@@ -60,7 +60,8 @@ def lei_problem(lei: str) -> str | None:
 
 def lei_check_digits(first_18: str) -> str:
     """The two check digits that complete an 18-character LEI prefix (ISO 7064 MOD 97-10)."""
-    assert re.fullmatch(r"[0-9A-Z]{18}", first_18), f"not an LEI prefix: {first_18!r}"
+    if not re.fullmatch(r"[0-9A-Z]{18}", first_18):
+        raise ValueError(f"not an LEI prefix: {first_18!r}")
     return f"{98 - _lei_as_number(first_18 + '00') % 97:02d}"
 
 

@@ -57,12 +57,16 @@ class Execution:
     executed_at: datetime
 
     def __post_init__(self) -> None:
-        assert self.side in SIDES, f"side must be buy or sell, got {self.side!r}"
+        if self.side not in SIDES:
+            raise ValueError(f"side must be buy or sell, got {self.side!r}")
         for name in ("quantity", "price", "nbbo_bid", "nbbo_offer"):
             value = getattr(self, name)
-            assert value is None or isinstance(value, Decimal), f"{name} must be a Decimal, got {value!r}"
-        assert self.quantity > 0 and self.price > 0, "quantity and price must be positive"
-        assert self.executed_at.tzinfo is not None, "executed_at must be timezone-aware"
+            if value is not None and not isinstance(value, Decimal):
+                raise TypeError(f"{name} must be a Decimal, got {value!r}")
+        if not (self.quantity > 0 and self.price > 0):
+            raise ValueError("quantity and price must be positive")
+        if self.executed_at.tzinfo is None:
+            raise ValueError("executed_at must be timezone-aware")
 
     @property
     def has_nbbo(self) -> bool:

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.models import VenueFill
+from broker.models import VenueFillRow
 from gateway.models import FillRow, QuoteRow, RfqRow
 from ops.reports.execution_quality import REPORT_TZ, Execution
 
@@ -30,10 +30,10 @@ def venue_executions(session: Session, date_from: date, date_to: date, broker_co
     """The broker's venue fills with a New York trade date in [date_from, date_to]."""
     solver = venue_solver_name(broker_comp_id)
     statement = (
-        select(VenueFill.symbol, VenueFill.side, VenueFill.quantity, VenueFill.price, VenueFill.nbbo_bid,
-               VenueFill.nbbo_offer, VenueFill.executed_at)
-        .where(VenueFill.trade_date >= date_from, VenueFill.trade_date <= date_to)
-        .order_by(VenueFill.executed_at, VenueFill.exec_id)
+        select(VenueFillRow.symbol, VenueFillRow.side, VenueFillRow.quantity, VenueFillRow.price, VenueFillRow.nbbo_bid,
+               VenueFillRow.nbbo_offer, VenueFillRow.executed_at)
+        .where(VenueFillRow.trade_date >= date_from, VenueFillRow.trade_date <= date_to)
+        .order_by(VenueFillRow.executed_at, VenueFillRow.exec_id)
         .execution_options(yield_per=STREAM_BATCH_ROWS)
     )
     for symbol, side, quantity, price, bid, offer, executed_at in session.execute(statement):
@@ -58,7 +58,8 @@ def gateway_executions(session: Session, date_from: date, date_to: date) -> Iter
 
 def new_york_day_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[start of date_from, start of the day after date_to) in New York, as aware datetimes."""
-    assert date_from <= date_to, f"empty range {date_from} .. {date_to}"
+    if date_from > date_to:
+        raise ValueError(f"empty range: --from {date_from} is after --to {date_to}")
     starts_at = datetime.combine(date_from, time(0), tzinfo=REPORT_TZ)
     ends_before = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=REPORT_TZ)
     return starts_at, ends_before

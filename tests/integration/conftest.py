@@ -13,6 +13,7 @@ import pytest
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import FakeClock
+from tests.rawfix import RawFixSession
 from transport.fix.client import FixClient
 from transport.fix.dictionary import DATA_DICTIONARY
 
@@ -102,3 +103,14 @@ def running(tmp_path_factory):
         running.connect(comp_id)
     yield running
     running.close()
+
+
+def raw_session(running: RunningStack, comp_id: str) -> RawFixSession:
+    """A bare-socket session of `comp_id`, logged on with its configured credentials."""
+    session = RawFixSession(running.stack.settings.gateway.port, comp_id).connect()
+    credentials = running.stack.credentials_of(comp_id)
+    assert credentials is not None, f"{comp_id} has no configured password"
+    answer = session.logon(credentials[0].encode(), credentials[1].encode())
+    assert answer is not None and answer.get(35) == b"A", answer
+    wait_until(lambda: comp_id in running.stack.engine.book.logged_on, what=f"{comp_id} logged on")
+    return session

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from app.settings import SessionLimitOverrides, SessionSection
-from tests.integration.conftest import start_stack, wait_until
+from tests.integration.conftest import raw_session, start_stack, wait_until
 from tests.rawfix import RawFixSession
 
 pytestmark = pytest.mark.fix
@@ -34,15 +34,6 @@ def running(tmp_path_factory):
         running.connect(comp_id)
     yield running
     running.close()
-
-
-def raw_session(running, comp_id: str) -> RawFixSession:
-    session = RawFixSession(running.stack.settings.gateway.port, comp_id).connect()
-    username, password = running.stack.credentials_of(comp_id)
-    answer = session.logon(username.encode(), password.encode())
-    assert answer is not None and answer.get(35) == b"A", answer
-    wait_until(lambda: comp_id in running.stack.engine.book.logged_on, what=f"{comp_id} logged on")
-    return session
 
 
 @pytest.fixture
@@ -99,23 +90,6 @@ def test_a_huge_but_well_formed_limit_is_refused_for_buying_power_not_an_error(r
     seq = req.send("R", quote_request("big-limit", price="9" * 26))
     [reject] = answers_to(req, seq, b"big-limit")
     assert reject.get(35) == b"AG" and reject.get(658) == b"99" and b"insufficient buying power" in reject.get(58)
-
-
-def test_accepting_another_requesters_quote_is_answered_as_an_unknown_quote(running, req):
-    """QuoteIDs are sequential: the answer must not tell whether another requester's quote exists."""
-    other = raw_session(running, "REQ3")
-    try:
-        other.send("R", quote_request("other-1", symbol="MSFT"))
-        request = running.clients["SOLVER1"].wait_for(lambda m: m.msg_type == "R" and m.get(55) == "MSFT")
-        running.clients["SOLVER1"].send("S", [(131, request[131]), (117, "enum-q"), (55, "MSFT"),
-                                              (132, "414.00"), (133, "416.00")])
-        shown = other.read_until(lambda m: m.get(35) == b"S", 5)
-        assert shown is not None
-        req.send("AJ", [(693, "steal-1"), (117, shown.get(117)), (694, 1), (55, "MSFT"), (54, 1)])
-        reject = req.read_until(lambda m: m.get(35) == b"j" and m.get(379) == b"steal-1", 5)
-        assert reject is not None and reject.get(380) == b"1" and b"unknown QuoteID" in reject.get(58)
-    finally:
-        other.close()
 
 
 def test_a_quantity_beyond_the_maximum_says_so(req):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import start_stack
-from tests.integration.test_boundary_messages import answers_to, quote_request, raw_session
+from tests.integration.conftest import raw_session, start_stack
+from tests.integration.test_boundary_messages import answers_to, quote_request
 
 pytestmark = pytest.mark.fix
 

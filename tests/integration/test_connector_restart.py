@@ -35,7 +35,7 @@ def connector_process(settings, log_path: Path) -> subprocess.Popen:
                # The test steps the market by hand, so prices may be minutes old when quoted.
                RFQ_BROKER__PRICE_STALENESS_S="3600")
     log = log_path.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "broker", "run"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "broker", "run"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -90,8 +90,8 @@ def test_connector_restart_settles_a_fill_made_while_it_was_down(tmp_path):
         with stack.uow() as uow:
             assert uow.session.get(RfqRow, rfq_id).state == "Filled"
             assert uow.session.scalar(select(func.count(FillRow.id)).where(FillRow.rfq_id == rfq_id)) == 1
-            orders = uow.session.scalars(select(models_broker.VenueOrder.cl_ord_id)
-                                         .where(models_broker.VenueOrder.rfq_id == rfq_id)).all()
+            orders = uow.session.scalars(select(models_broker.VenueOrderRow.cl_ord_id)
+                                         .where(models_broker.VenueOrderRow.rfq_id == f"rfq-{rfq_id}")).all()
             assert orders == [cl_ord_id]  # never sent twice, never retried
             assert uow.ledger.check_invariants() == []
         assert [o for o in venue_engine.orders() if o.cl_ord_id.startswith(f"rfq-{rfq_id}-")].__len__() == 1

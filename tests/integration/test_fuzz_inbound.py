@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from gateway.models import RfqRow
 from ledger.models import Hold, JournalEntry, OutboxRow
-from tests.integration.conftest import start_stack, wait_until
+from tests.integration.conftest import raw_session, start_stack
 from tests.rawfix import RawFixSession
 
 pytestmark = pytest.mark.fix
@@ -37,18 +37,9 @@ def running(tmp_path_factory):
     running.close()
 
 
-def session(running, comp_id: str) -> RawFixSession:
-    raw = RawFixSession(running.stack.settings.gateway.port, comp_id).connect()
-    username, password = running.stack.credentials_of(comp_id)
-    answer = raw.logon(username.encode(), password.encode())
-    assert answer is not None and answer.get(35) == b"A", answer
-    wait_until(lambda: comp_id in running.stack.engine.book.logged_on, what=f"{comp_id} logged on")
-    return raw
-
-
 @pytest.fixture(scope="module")
 def sessions(running):
-    opened = {"requester": session(running, "REQ1"), "solver": session(running, "SOLVER2")}
+    opened = {"requester": raw_session(running, "REQ1"), "solver": raw_session(running, "SOLVER2")}
     yield opened
     for raw in opened.values():
         raw.close()

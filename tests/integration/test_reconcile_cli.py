@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.reference_data import seed_reference_data
 from app.settings import Settings
-from broker.models import VenueFill, VenueOrder
+from broker.models import VenueFillRow, VenueOrderRow
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
 from gateway.models import FillRow, QuoteRow, RfqRow
 from ledger.uow import SqlUnitOfWork
@@ -53,14 +53,14 @@ def _insert_venue_fills(uow_factory: UowFactory, fills: list[tuple[str, str, str
         for index, (trade_id, symbol, side, quantity, price) in enumerate(fills):
             at = datetime.combine(trade_date, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15,
                                                                                                     minutes=index)
-            uow.session.add(VenueOrder(
+            uow.session.add(VenueOrderRow(
                 cl_ord_id=f"rfq-{trade_id}-001", rfq_id=index, attempt=1, quote_resp_id=f"QR{trade_id}",
                 symbol=symbol, side=side, quantity=Decimal(quantity), limit_price=Decimal(price),
                 quoted_price=Decimal(price), state="filled", cum_quantity=Decimal(quantity),
                 notional=Decimal(quantity) * Decimal(price), venue_order_id=f"V{trade_id}", reported=True,
                 text=None, sent_at=at, updated_at=at))
             uow.session.flush()
-            uow.session.add(VenueFill(
+            uow.session.add(VenueFillRow(
                 exec_id=trade_id, cl_ord_id=f"rfq-{trade_id}-001", venue_order_id=f"V{trade_id}", symbol=symbol,
                 side=side, quantity=Decimal(quantity), price=Decimal(price),
                 nbbo_bid=Decimal(nbbo[0]) if nbbo else None, nbbo_offer=Decimal(nbbo[1]) if nbbo else None,

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker.feeds import PriceFeed, ReferencePrices
+from broker.feeds import InvalidQuote, PriceFeed, ReferencePrices
 from core.clock import FakeClock
 
 D = Decimal
@@ -30,5 +30,5 @@ def test_an_older_update_never_overwrites_a_newer_one_and_bad_quotes_are_refused
     feed.update("AAPL", D("1.00"), D("1.01"), clock.now())
     feed.update("AAPL", D("2.00"), D("2.01"), clock.now() - timedelta(seconds=1))
     assert feed.latest("AAPL").bid == D("1.00")
-    with pytest.raises(AssertionError):
+    with pytest.raises(InvalidQuote):
         feed.update("AAPL", D("2.00"), D("1.00"), clock.now())

@@ -34,7 +34,7 @@ class MemoryStore:
         self.rfqs, self.orders, self.fills, self.events = {}, {}, [], []
 
     def save_rfq(self, rfq, events=()):
-        self.rfqs[rfq.rfq_id] = rfq
+        self.rfqs[rfq.rfq_ref] = rfq
         self.events += [e.event_type for e in events]
 
     def save_new_order(self, order, events=()):
@@ -48,8 +48,11 @@ class MemoryStore:
     def open_rfqs(self):
         return [r for r in self.rfqs.values() if not r.is_terminal]
 
-    def orders_of(self, rfq_ids):
-        return [o for o in self.orders.values() if o.rfq_id in rfq_ids]
+    def orders_of(self, rfq_refs):
+        return [o for o in self.orders.values() if o.rfq_ref in rfq_refs]
+
+    def knows_acceptance(self, quote_resp_id):
+        return any(r.quote_resp_id == quote_resp_id for r in self.rfqs.values())
 
 
 @dataclass
@@ -60,16 +63,18 @@ class Rig:
     store: MemoryStore
 
 
-def make_rig(prices=None, trading=None, store=None, parameters=None) -> Rig:
+def make_rig(prices=None, trading=None, store=None, parameters=None, finished_kept=1_000) -> Rig:
     clock, store = FakeClock(), store or MemoryStore()
     sent = {"quotes": [], "orders": [], "reports": [], "polls": [], "cancels": []}
+    # Custody and the order manager call the solver back, as in the connector.
+    custody = SimulatedCustody(clock, 2.0, lambda rfq: solver.on_withdrawal_confirmed(rfq))
+    orders = OrderManager(clock, OrderTimers(5.0, 30.0), sent["orders"].append, sent["polls"].append,
+                          sent["cancels"].append, store, lambda outcome: solver.on_order_done(outcome),
+                          finished_kept=finished_kept)
     solver = BrokerSolver(config=BrokerConfig(ticks={"AAPL": D("0.01")}),
                           prices=FixedPrices(REFERENCE if prices is None else prices), clock=clock,
                           send_quote=sent["quotes"].append, report_execution=sent["reports"].append,
-                          store=store, custody=None, parameters=parameters, trading=trading)
-    solver.custody = SimulatedCustody(clock, 2.0, solver.on_withdrawal_confirmed)
-    solver.orders = OrderManager(clock, OrderTimers(5.0, 30.0), sent["orders"].append, sent["polls"].append,
-                                 sent["cancels"].append, store, solver.on_order_done)
+                          store=store, custody=custody, orders=orders, parameters=parameters, trading=trading)
     return Rig(solver, clock, sent, store)
 
 
@@ -139,7 +144,7 @@ def test_a_silent_order_is_polled_every_5_s_and_cancelled_at_30_s_then_reported(
     rig.solver.orders.on_report(venue("x3", "4", "4", cum=D(4)))
     [report] = rig.sent["reports"]
     assert (report.filled, report.last_quantity, report.last_price) == (True, D(4), D("227.8548"))
-    assert rig.solver.rfqs[7].state is BrokerRfqState.FILLED
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED and "rfq-7" not in rig.solver.rfqs
     assert rig.store.fills == ["x2"] and "MintStockTokens" in rig.store.events
 
 
@@ -165,20 +170,20 @@ def test_a_rejected_order_is_retried_with_the_next_cl_ord_id_then_given_up():
     assert [o.cl_ord_id for o in rig.sent["orders"]] == ["rfq-7-001", "rfq-7-002", "rfq-7-003"]
     [report] = rig.sent["reports"]
     assert report.filled is False
-    assert rig.solver.rfqs[7].state is BrokerRfqState.FAILED
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FAILED and "rfq-7" not in rig.solver.rfqs
 
 
 def test_a_sell_waits_in_withdrawing_token_until_custody_confirms():
     rig = make_rig()
     win(rig, side=Side.SELL)
     rig.solver.orders.on_report(venue("x1", "F", "2", D("227.50"), D(10), D(10)))
-    assert rig.solver.rfqs[7].state is BrokerRfqState.WITHDRAWING_TOKEN
+    assert rig.solver.rfqs["rfq-7"].state is BrokerRfqState.WITHDRAWING_TOKEN
     assert rig.sent["reports"] == [] and "WithdrawToken" in rig.store.events
     rig.clock.advance(2)
     rig.solver.custody.on_tick()
     [report] = rig.sent["reports"]
     assert report.last_price == D("227.0450")  # 227.50 x 0.998, better than the 226.98 quoted
-    assert rig.store.events[-1] == "TokenWithdrawn" and rig.solver.rfqs[7].state is BrokerRfqState.FILLED
+    assert rig.store.events[-1] == "TokenWithdrawn" and rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED
 
 
 def test_restart_restores_orders_and_settles_a_fill_missed_while_down_once():

@@ -33,16 +33,18 @@ def test_nul_padding_never_matches():
     assert not CACHE.check("REQ1", USERNAME.encode() + b"\x00", PASSWORD.encode()).ok
 
 
-def test_a_verified_credential_is_recognised_again_without_a_second_scrypt():
+def test_a_verified_credential_is_recognised_again_without_a_second_scrypt(monkeypatch):
+    from gateway.access import credentials
+
     clock = [100.0]
     cache = CredentialCache({"REQ1"}, {"REQ1": StoredCredential(USERNAME, hash_password(PASSWORD), T0)},
                             monotonic_s=lambda: clock[0])
     assert cache.check("REQ1", *CONFIGURED).ok
-    cache._snapshot = type(cache._snapshot)(frozenset({"REQ1"}), {})  # noqa: SLF001 - no stored hash to scrypt
+    monkeypatch.setattr(credentials, "verify_password", lambda *args: False)  # scrypt would now refuse
     assert cache.check("REQ1", *CONFIGURED).ok  # from the verified digest
     assert not cache.check("REQ1", USERNAME.encode(), b"other").ok
     clock[0] += 31
-    assert not cache.check("REQ1", *CONFIGURED).ok  # the digest expired: scrypt again (and no hash now)
+    assert not cache.check("REQ1", *CONFIGURED).ok  # the digest expired: scrypt again
 
 
 def test_a_check_that_breaks_refuses():

@@ -103,7 +103,7 @@ def test_requester_sees_each_new_best_quote_and_solvers_get_acks(harness):
     harness.engine.handle(stubs.submit_quote(solver="SOLVER2", solver_quote_id="s3", offer_price=Decimal("227.90")))
     presented = harness.take(out.PresentQuote, to="REQ1")
     assert [(m.price, m.quote_id) for m in presented] == [(Decimal("228.00"), "q1-1"), (Decimal("227.90"), "q1-3")]
-    acks = harness.take(out.QuoteStatus)
+    acks = harness.take(out.QuoteStatusReport)
     assert [(a.to, a.quote_id, a.status) for a in acks] == [
         ("SOLVER1", "s1", out.QuoteAck.ACCEPTED), ("SOLVER2", "s2", out.QuoteAck.ACCEPTED),
         ("SOLVER2", "s3", out.QuoteAck.ACCEPTED)]
@@ -113,7 +113,7 @@ def test_quote_after_the_submission_window_is_rejected(harness):
     harness.engine.handle(stubs.request_quote())
     harness.clock.advance(60)
     harness.engine.handle(stubs.submit_quote())
-    [ack] = harness.take(out.QuoteStatus)
+    [ack] = harness.take(out.QuoteStatusReport)
     assert ack.status is out.QuoteAck.REJECTED and "window" in ack.text
 
 
@@ -126,7 +126,7 @@ def test_acceptance_locks_both_legs_and_tells_the_winner_and_the_losers(harness)
     assert (won.to, won.quote_resp_id, won.solver_quote_id, won.price) == ("SOLVER1", "acc-1", "s1", Decimal("228.00"))
     [new] = harness.take(out.RequesterReport, to="REQ1")
     assert new.kind is out.ReportKind.NEW and new.cl_ord_id == "a1"
-    [lost] = [m for m in harness.take(out.QuoteStatus) if m.status is out.QuoteAck.REMOVED]
+    [lost] = [m for m in harness.take(out.QuoteStatusReport) if m.status is out.QuoteAck.REMOVED]
     assert (lost.to, lost.quote_id) == ("SOLVER2", "s2")
     assert harness.balance("REQ1", "USDC").locked == Decimal("2280.00")
     assert harness.balance("REQ1", "USDC").available == Decimal("97720.00")
@@ -245,7 +245,7 @@ def test_unaccepted_rfq_expires_at_the_acceptance_deadline(harness):
     assert harness.engine.book.rfq(1).state is RfqState.QUOTING
     harness.clock.advance(1)
     harness.engine.tick()
-    statuses = harness.take(out.QuoteStatus)
+    statuses = harness.take(out.QuoteStatusReport)
     assert {(s.to, s.status) for s in statuses} >= {("REQ1", out.QuoteAck.EXPIRED), ("SOLVER1", out.QuoteAck.EXPIRED)}
     harness.engine.handle(stubs.accept_quote())
     [reject] = harness.take(out.BusinessReject)

@@ -59,7 +59,7 @@ CASES = [
      stubs.request_quote(client_req_id="o9", origin=RfqOrigin.ORDER, limit_price=Decimal("230")),
      out.RequesterReport, lambda m: m.kind is out.ReportKind.REJECTED and m.cl_ord_id == "o9"),
     ("quote", handlers_quotes, "submit_quote", "rfq", stubs.submit_quote(solver="SOLVER2", solver_quote_id="s2"),
-     out.QuoteStatus, lambda m: m.status is out.QuoteAck.REJECTED and m.quote_id == "s2"),
+     out.QuoteStatusReport, lambda m: m.status is out.QuoteAck.REJECTED and m.quote_id == "s2"),
     ("quote cancel", handlers_quotes, "cancel_quote", "rfq",
      CancelQuote(SessionName("SOLVER1"), "rfq-1", "s1"),
      out.BusinessReject, lambda m: m.ref_msg_type == "Z"),

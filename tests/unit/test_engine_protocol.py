@@ -72,12 +72,12 @@ def test_quote_cancel_withdraws_and_the_requester_sees_the_next_best_or_nothing(
     harness.engine.handle(CancelQuote(SessionName("SOLVER2"), "rfq-1", "s2"))
     [shown] = harness.take(out.PresentQuote)
     assert shown.price == D("228.00")
-    assert [a.status for a in harness.take(out.QuoteStatus, to="SOLVER2")][-1] is out.QuoteAck.CANCELED
+    assert [a.status for a in harness.take(out.QuoteStatusReport, to="SOLVER2")][-1] is out.QuoteAck.CANCELED
     harness.engine.handle(CancelQuote(SessionName("SOLVER1"), "rfq-1", None))
-    [gone] = [m for m in harness.take(out.QuoteStatus, to="REQ1")]
+    [gone] = [m for m in harness.take(out.QuoteStatusReport, to="REQ1")]
     assert gone.status is out.QuoteAck.REMOVED and gone.quote_id == "q1-1"
     harness.engine.handle(CancelQuote(SessionName("SOLVER1"), "rfq-1", "s1"))
-    [missing] = harness.take(out.QuoteStatus, to="SOLVER1")[-1:]
+    [missing] = harness.take(out.QuoteStatusReport, to="SOLVER1")[-1:]
     assert missing.status is out.QuoteAck.NOT_FOUND
 
 
@@ -106,7 +106,7 @@ def test_requester_cancels_its_rfq_before_acceptance_but_not_after(harness):
     harness.quoted_rfq()
     harness.engine.handle(CancelRfq(SessionName("REQ1"), "c1", "c1"))
     assert harness.engine.book.rfq(1).state is RfqState.CANCELED
-    acks = harness.take(out.QuoteStatus)
+    acks = harness.take(out.QuoteStatusReport)
     assert {(a.to, a.status) for a in acks} >= {("REQ1", out.QuoteAck.RFQ_CANCELED), ("SOLVER1", out.QuoteAck.REMOVED)}
     harness.engine.handle(stubs.request_quote(client_req_id="c2"))
     harness.engine.handle(stubs.submit_quote(quote_req_id="rfq-2"))
@@ -139,7 +139,7 @@ def test_operator_disable_pulls_quotes_and_keeps_the_solver_out(harness):
     harness.engine.handle(stubs.request_quote(client_req_id="c2"))
     assert [m.to for m in harness.take(out.ForwardQuoteRequest)] == ["SOLVER2"]
     harness.engine.handle(stubs.submit_quote(solver="SOLVER1", quote_req_id="rfq-2", solver_quote_id="s9"))
-    [refused] = [a for a in harness.take(out.QuoteStatus, to="SOLVER1") if a.quote_id == "s9"]
+    [refused] = [a for a in harness.take(out.QuoteStatusReport, to="SOLVER1") if a.quote_id == "s9"]
     assert refused.status is out.QuoteAck.REJECTED and "disabled" in refused.text
 
 
@@ -152,7 +152,7 @@ def test_operator_disable_pulls_quotes_and_keeps_the_solver_out(harness):
 def test_quotes_breaking_the_rules_are_rejected_with_text(harness, quote, text):
     harness.engine.handle(stubs.request_quote())
     harness.engine.handle(stubs.submit_quote(**quote))
-    [ack] = harness.take(out.QuoteStatus)
+    [ack] = harness.take(out.QuoteStatusReport)
     assert ack.status is out.QuoteAck.REJECTED and text in ack.text
 
 
@@ -256,7 +256,7 @@ def test_an_accepted_rfq_without_an_execution_report_times_out_and_releases_the_
     assert harness.engine.book.rfq(1).state is RfqState.REJECTED
     rejected = harness.take(out.RequesterReport, to="REQ1")[-1]
     assert rejected.kind is out.ReportKind.REJECTED and "within 300 s" in rejected.text
-    assert [s.status for s in harness.take(out.QuoteStatus, to="SOLVER1")][-1] is out.QuoteAck.EXPIRED
+    assert [s.status for s in harness.take(out.QuoteStatusReport, to="SOLVER1")][-1] is out.QuoteAck.EXPIRED
     assert harness.balance("REQ1", "USDC") == type(harness.balance("REQ1", "USDC"))(D("100000.00"), D(0))
     harness.engine.handle(stubs.report_fill())  # too late
     [late] = harness.take(out.BusinessReject)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from venue_sim.errors import InvalidQuote
 from venue_sim.market import TICK, US_LIT_EXCHANGES, ExchangeQuote, Market, SymbolMarket, UnknownSymbol, compute_nbbo
 
 NOW = datetime(2025, 3, 14, 14, 42, 13, 482000, tzinfo=timezone.utc)
@@ -49,9 +50,9 @@ def test_symbol_market_built_from_quotes_reports_the_same_nbbo():
 
 
 def test_quote_invariants_reject_a_crossed_venue_and_off_tick_prices():
-    with pytest.raises(AssertionError):
+    with pytest.raises(InvalidQuote):
         ExchangeQuote("NYSE", D("10.02"), D(100), D("10.01"), D(100))
-    with pytest.raises(AssertionError):
+    with pytest.raises(InvalidQuote):
         ExchangeQuote("NYSE", D("10.005"), D(100), D("10.01"), D(100))
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.unit.test_sim_market import NOW, REFERENCE_QUOTES
+from venue_sim.errors import LimitExceeded, VenueConfigError
 from venue_sim.market import US_LIT_EXCHANGES, Market, SymbolMarket
 from venue_sim.market_data import LatestPerKey, MarketDataPublisher, market_data_messages, slugify
 
@@ -66,7 +67,7 @@ def test_slots_are_bounded_by_the_number_of_keys():
     slots.offer("A", "1")
     slots.offer("B", "1")
     slots.offer("A", "2")  # a known key never counts twice
-    with pytest.raises(AssertionError):
+    with pytest.raises(LimitExceeded):
         slots.offer("C", "1")
 
 
@@ -83,7 +84,7 @@ def test_publisher_coalesces_snapshots_before_any_connection():
 
 def test_publisher_refuses_a_wildcard_prefix_and_a_non_mqtt_url():
     market = Market({"AAPL": D("227.43")}, seed=3)
-    with pytest.raises(AssertionError):
+    with pytest.raises(VenueConfigError):
         MarketDataPublisher("mqtt://127.0.0.1:1883", market, 4.0, topic_prefix="md/#")
     with pytest.raises(ValueError):
         MarketDataPublisher("http://127.0.0.1:1883", market, 4.0)

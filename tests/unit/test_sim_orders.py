@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from venue_sim.orders import TRANSITIONS, InvalidTransition, OrderState, Trigger, VenueOrder, apply, average_price
+from core.state_machine import InvalidTransition
+from venue_sim.orders import TRANSITIONS, BookOrder, OrderState, Trigger, apply, average_price
 
 D = Decimal
 NOW = datetime(2025, 3, 14, 14, 42, tzinfo=timezone.utc)
@@ -30,7 +31,7 @@ def test_only_a_pending_order_can_be_accepted_or_rejected():
 
 
 def test_fills_drive_the_order_to_filled_and_overfill_is_refused():
-    order = VenueOrder("o", "c1", "O1", "AAPL", "buy", D(300), D("10.05"), "day", NOW)
+    order = BookOrder("o", "c1", "O1", "AAPL", "buy", D(300), D("10.05"), "day", NOW)
     order.apply(Trigger.ACCEPT)
     order.record_fill(D("10.00"), D(100))
     assert order.state is OrderState.PARTIALLY_FILLED and order.leaves_qty == D(200)

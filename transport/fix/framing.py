@@ -46,7 +46,9 @@ class FrameScanner:
     """Cuts a byte stream into messages, never holding more than `max_message_bytes`."""
 
     def __init__(self, max_message_bytes: int) -> None:
-        assert max_message_bytes >= MAX_HEADER_PREFIX_BYTES, "a bound below a header's size refuses every message"
+        if max_message_bytes < MAX_HEADER_PREFIX_BYTES:
+            raise ValueError(f"max_message_bytes {max_message_bytes} is below a header's size: every message "
+                             "would be refused")
         self._max_message_bytes = max_message_bytes
         self._buffer = bytearray()
         self._oversize = False

@@ -34,8 +34,10 @@ class EngineSpec:
     reconnect_interval_s: int = 1
 
     def render(self) -> str:
-        assert self.connection_type in ("acceptor", "initiator"), self.connection_type
-        assert self.sessions, "an engine needs at least one session"
+        if self.connection_type not in ("acceptor", "initiator"):
+            raise ValueError(f"connection_type must be acceptor or initiator, got {self.connection_type!r}")
+        if not self.sessions:
+            raise ValueError(f"engine {self.name} needs at least one session")
         store = self.data_dir / "fix" / self.name / "store"
         logs = self.data_dir / "fix" / self.name / "log"
         lines = [
