@@ -82,3 +82,21 @@ class BrokerParameterRow(Base):
     aggression_bps: Mapped[Decimal] = mapped_column(DecimalText())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class BrokerQuoteRow(Base):
+    """A quote the broker sent, kept until it can no longer be accepted, so an acceptance that
+    arrives after a connector restart can still be executed at the quoted terms."""
+
+    __tablename__ = "broker_quotes"
+
+    quote_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # our QuoteID (117)
+    quote_req_id: Mapped[str] = mapped_column(String(64))  # the gateway's QuoteReqID, opaque
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))  # the requester's side
+    quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    bid: Mapped[Decimal] = mapped_column(DecimalText())
+    ask: Mapped[Decimal] = mapped_column(DecimalText())
+    margin_bps: Mapped[Decimal] = mapped_column(DecimalText())
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -59,6 +59,9 @@ class QuoteRow(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))
+    # Arrival order across all RFQs (the tie-break of the best-quote rule); after a restart the
+    # next quote continues from the highest, so a quote id ("q{rfq}-{sequence}") never repeats.
+    sequence: Mapped[int] = mapped_column(Integer, unique=True)
 
 
 class FillRow(Base):
@@ -74,3 +77,17 @@ class FillRow(Base):
     nbbo_bid: Mapped[Decimal | None] = mapped_column(DecimalText())
     nbbo_offer: Mapped[Decimal | None] = mapped_column(DecimalText())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SessionProgressRow(Base):
+    """Exactly-once intake: the last inbound MsgSeqNum of each FIX session the engine has committed.
+
+    Written in the same transaction as the state change the message caused; at start each
+    session's next expected sequence number is set from it, so a message QuickFIX counted but the
+    engine never committed is resent by the counterparty."""
+
+    __tablename__ = "session_progress"
+
+    comp_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_processed_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

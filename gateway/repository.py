@@ -110,7 +110,7 @@ def _quote_row(quote: Quote) -> QuoteRow:
         id=quote.quote_id, rfq_id=quote.rfq_id, solver_session=quote.solver, solver_account=quote.solver_account,
         solver_quote_id=quote.solver_quote_id, bid_price=quote.bid_price, offer_price=quote.offer_price,
         bid_size=quote.bid_size, offer_size=quote.offer_size, valid_until=quote.valid_until,
-        received_at=quote.received_at, status=quote.status.value,
+        received_at=quote.received_at, status=quote.status.value, sequence=quote.sequence,
     )
 
 
@@ -127,12 +127,12 @@ def rfq_from_row(row: RfqRow) -> Rfq:
     )
 
 
-def quote_from_row(row: QuoteRow, sequence: int) -> Quote:
+def quote_from_row(row: QuoteRow) -> Quote:
     return Quote(
         quote_id=QuoteId(row.id), rfq_id=RfqId(row.rfq_id), solver=SessionName(row.solver_session),
         solver_account=row.solver_account, solver_quote_id=row.solver_quote_id, bid_price=row.bid_price,
         offer_price=row.offer_price, bid_size=row.bid_size, offer_size=row.offer_size,
-        valid_until=row.valid_until, received_at=row.received_at, sequence=sequence,
+        valid_until=row.valid_until, received_at=row.received_at, sequence=row.sequence,
         status=QuoteStatus(row.status),
     )
 
@@ -140,14 +140,14 @@ def quote_from_row(row: QuoteRow, sequence: int) -> Quote:
 def load_book(session: Session) -> RfqBook:
     """Rebuild the engine's memory after a restart: every open RFQ with its quotes."""
     highest_rfq = session.scalar(select(func.max(RfqRow.id))) or 0
-    quote_count = session.scalar(select(func.count(QuoteRow.id))) or 0
-    book = RfqBook(next_rfq_id=highest_rfq + 1, next_quote_sequence=quote_count + 1)
+    highest_quote = session.scalar(select(func.max(QuoteRow.sequence))) or 0
+    book = RfqBook(next_rfq_id=highest_rfq + 1, next_quote_sequence=highest_quote + 1)
     open_states = [state.value for state in RfqState if state not in TERMINAL_STATES]
     rows = session.scalars(select(RfqRow).where(RfqRow.state.in_(open_states))).all()
     changes = Changeset(rfqs=[rfq_from_row(row) for row in rows])
     quote_rows = session.scalars(select(QuoteRow).where(QuoteRow.rfq_id.in_([row.id for row in rows]))
-                                 .order_by(QuoteRow.received_at, QuoteRow.id)).all()
-    changes.quotes = [quote_from_row(row, sequence) for sequence, row in enumerate(quote_rows, start=1)]
+                                 .order_by(QuoteRow.sequence)).all()
+    changes.quotes = [quote_from_row(row) for row in quote_rows]
     book.apply(changes)
     return book
 

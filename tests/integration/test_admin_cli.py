@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -73,12 +74,16 @@ def _rfq(rfq_id: int, created_at: datetime, state: str, quantity: str, filled: s
                average_price=Decimal(average) if average is not None else None, updated_at=created_at)
 
 
+_QUOTE_SEQUENCE = itertools.count(1)
+
+
 def _quote(quote_id: str, rfq_id: int, solver: str, bid: str | None, offer: str | None, received_at: datetime,
            status: str = "live") -> QuoteRow:
     return QuoteRow(id=quote_id, rfq_id=rfq_id, solver_session=solver, solver_account=f"{solver}-ACC",
                  solver_quote_id=f"sq-{quote_id}", bid_price=Decimal(bid) if bid else None,
                  offer_price=Decimal(offer) if offer else None, bid_size=None, offer_size=None,
-                 valid_until=None, received_at=received_at, status=status)
+                 valid_until=None, received_at=received_at, status=status,
+                 sequence=next(_QUOTE_SEQUENCE))
 
 
 def _count(uow_factory: UowFactory, model: type) -> int:

@@ -249,7 +249,8 @@ def _insert_gateway_fill(uow_factory: UowFactory, rfq_id: int, solver: str, side
         uow.session.flush()
         uow.session.add(QuoteRow(id=f"q{rfq_id}", rfq_id=rfq_id, solver_session=solver, solver_account=solver,
                               solver_quote_id=f"sq{rfq_id}", bid_price=Decimal(price), offer_price=Decimal(price),
-                              bid_size=None, offer_size=None, valid_until=None, received_at=at, status="accepted"))
+                              bid_size=None, offer_size=None, valid_until=None, received_at=at, status="accepted",
+                              sequence=rfq_id))
         uow.session.flush()
         uow.session.add(FillRow(rfq_id=rfq_id, quote_id=f"q{rfq_id}", exec_id=f"x{rfq_id}", last_price=Decimal(price),
                              last_quantity=Decimal(100), nbbo_bid=Decimal(nbbo[0]) if nbbo else None,

@@ -1,0 +1,65 @@
+"""exactly-once intake (session_progress), quote sequence numbers that survive restarts, the
+broker's own quotes
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-29
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _decimal() -> sa.types.TypeEngine[object]:
+    return sa.Text().with_variant(sa.Numeric(38, 12), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "session_progress",
+        sa.Column("comp_id", sa.String(length=64), nullable=False),
+        sa.Column("last_processed_seq", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("comp_id", name=op.f("pk_session_progress")),
+    )
+    op.add_column("quotes", sa.Column("sequence", sa.Integer(), nullable=True))
+    # Quote ids are "q{rfq}-{sequence}": existing rows get the number after the dash.
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("UPDATE quotes SET sequence = CAST(split_part(id, '-', 2) AS INTEGER)")
+    else:
+        op.execute("UPDATE quotes SET sequence = CAST(substr(id, instr(id, '-') + 1) AS INTEGER)")
+    with op.batch_alter_table("quotes") as batch:
+        batch.alter_column("sequence", existing_type=sa.Integer(), nullable=False)
+        batch.create_unique_constraint(batch.f("uq_quotes_sequence"), ["sequence"])
+    op.create_table(
+        "broker_quotes",
+        sa.Column("quote_id", sa.String(length=64), nullable=False),
+        sa.Column("quote_req_id", sa.String(length=64), nullable=False),
+        sa.Column("symbol", sa.String(length=32), nullable=False),
+        sa.Column("side", sa.String(length=8), nullable=False),
+        sa.Column("quantity", _decimal(), nullable=False),
+        sa.Column("bid", _decimal(), nullable=False),
+        sa.Column("ask", _decimal(), nullable=False),
+        sa.Column("margin_bps", _decimal(), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("quote_id", name=op.f("pk_broker_quotes")),
+    )
+    op.create_index(op.f("ix_broker_quotes_valid_until"), "broker_quotes", ["valid_until"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_broker_quotes_valid_until"), table_name="broker_quotes")
+    op.drop_table("broker_quotes")
+    with op.batch_alter_table("quotes") as batch:
+        batch.drop_constraint(batch.f("uq_quotes_sequence"), type_="unique")
+        batch.drop_column("sequence")
+    op.drop_table("session_progress")
