@@ -15,7 +15,7 @@ change is durable, so it is applied and reported whatever happens next.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -57,9 +57,14 @@ OPERATOR_POLL_INTERVAL_S = 1.0  # how soon an operator's `admin disable-solver` 
 OPERATOR_COMMANDS_PER_POLL = 50
 
 
+# Called on the engine thread with each committed Changeset; must be quick and never block.
+CommitObserver = Callable[[Changeset], None]
+
+
 class RfqEngine:
     def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], GatewayUnitOfWork],
-                 clock: Clock, send: Callable[[out.Outbound], None], poll_operator_commands: bool = True) -> None:
+                 clock: Clock, send: Callable[[out.Outbound], None], poll_operator_commands: bool = True,
+                 observers: Sequence[CommitObserver] = ()) -> None:
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
@@ -67,6 +72,7 @@ class RfqEngine:
         self._send = send
         self._poll_operator = poll_operator_commands
         self._next_operator_poll = 0.0
+        self._observers = tuple(observers)
 
     def handle(self, command: object) -> None:
         session = getattr(command, "requester", None) or getattr(command, "solver", None)
@@ -218,6 +224,16 @@ class RfqEngine:
         for note in changes.notes:
             log.info("engine_note", note=note)
         self._send_all(changes.outbound)
+        self._notify_observers(changes)
+
+    def _notify_observers(self, changes: Changeset) -> None:
+        """Metrics, the console, monitors: they see every committed change, after it was sent.
+        An observer's failure is logged and never reaches the engine."""
+        for observer in self._observers:
+            try:
+                observer(changes)
+            except Exception:  # noqa: BLE001
+                log.exception("observer_failed", observer=getattr(observer, "__name__", repr(observer)))
 
     def _reload_book(self) -> None:
         with self._uow_factory() as uow:
