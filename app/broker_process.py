@@ -9,7 +9,7 @@ import structlog
 
 from app.processes import wait_for_stop
 from app.settings import Settings
-from broker.connector import BrokerConnector, Endpoint
+from broker.connector import BrokerConnector, Endpoint, FixSessionPolicy
 from broker.feeds import PriceFeed, ReferencePrices
 from broker.mqtt_feed import MqttMarketFeed
 from broker.order_manager import OrderTimers
@@ -37,7 +37,9 @@ def build_connector(settings: Settings, clock: Clock, prices: ReferencePrices,
         prices=prices, clock=clock, data_dir=settings.resolved_data_dir(), data_dictionary=DATA_DICTIONARY,
         uow_factory=uow_factory, timers=OrderTimers(broker.order_poll_interval_s, broker.order_timeout_s),
         withdraw_delay_s=broker.withdraw_delay_s, trading=trading,
-        gateway_credentials=settings.credentials_of(broker.comp_id))
+        gateway_credentials=settings.credentials_of(broker.comp_id),
+        fix_policy=FixSessionPolicy(settings.fix_options_for(broker.comp_id), settings.fix.schedule.schedule(),
+                                    settings.fix.store))
 
 
 def price_feeds() -> tuple[PriceFeed, PriceFeed]:

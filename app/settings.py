@@ -2,27 +2,33 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from core.types import SessionName
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
 from gateway.rules.compliance import ClientCategory, PolicyEffect, PolicyScope
 from marketcal.sessions import MarketSession
+from transport.fix.roll import WEEKDAYS, RollSchedule, parse_weekdays
+from transport.fix.settings_builder import SessionOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "rfq.toml"
 
 
-class SessionLimits(BaseModel):
-    """Per-session limits at the FIX boundary (README "Security and limits")."""
+class StrictModel(BaseModel):
+    """Every configuration section: an unknown key is an error, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class SessionLimits(StrictModel):
+    """Per-session limits at the FIX boundary (README "Security and limits")."""
 
     messages_per_s: float = Field(default=1000.0, gt=0)  # inbound application messages; Coinbase Intl: 800/s
     burst: int = Field(default=2000, ge=1)  # messages allowed at once above the rate
@@ -32,10 +38,8 @@ class SessionLimits(BaseModel):
     flood_window_s: float = Field(default=5.0, gt=0)  # refused at ~2x the rate this long: logged out
 
 
-class SessionLimitOverrides(BaseModel):
+class SessionLimitOverrides(StrictModel):
     """Any of SessionLimits' fields, for one session; unset fields take the gateway's defaults."""
-
-    model_config = ConfigDict(extra="forbid")
 
     messages_per_s: float | None = Field(default=None, gt=0)
     burst: int | None = Field(default=None, ge=1)
@@ -45,17 +49,63 @@ class SessionLimitOverrides(BaseModel):
     flood_window_s: float | None = Field(default=None, gt=0)
 
 
-class TlsSection(BaseModel):
-    """TLS on the public FIX port, terminated by the logon screen."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+assert tuple(Weekday.__args__) == WEEKDAYS  # type: ignore[attr-defined]
 
-    model_config = ConfigDict(extra="forbid")
+
+class FixScheduleSection(StrictModel):
+    """The FIX trading day (README "Sessions and recovery"): sessions roll at `roll_time` in
+    `time_zone` on each of `roll_days` -- sequence numbers back to 1, stored messages dropped.
+    Between two rolls messages are kept for resend: the retention is one roll period."""
+
+    roll_time: time = time(17, 0)  # 17:00 New York: Coinbase Prime's daily roll, the US equity day's end
+    time_zone: str = "America/New_York"
+    roll_days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # ["sun"]: weekly (7-day retention); []: never by schedule
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        RollSchedule(time(0), value, frozenset())  # raises for an unknown zone
+        return value
+
+    def schedule(self) -> RollSchedule:
+        return RollSchedule(self.roll_time, self.time_zone, parse_weekdays(self.roll_days))
+
+
+class FixSessionOverrides(StrictModel):
+    """One session's departures from [fix]; unset fields take the [fix] values."""
+
+    heartbeat_s: int | None = Field(default=None, ge=1, le=300)
+    reset_on_logon: bool | None = None  # True: every Logon starts at 1 (for counterparties that send 141=Y)
+    reset_on_logout: bool | None = None
+    reset_on_disconnect: bool | None = None
+
+
+class FixSection(StrictModel):
+    """Defaults of every FIX session (the gateway's, the broker connector's, the venue's)."""
+
+    heartbeat_s: int = Field(default=30, ge=1, le=300)  # what our initiators propose (Kalshi: 30)
+    reset_on_logon: bool = False  # persistent sessions by default (KalshiRT, Kraken 141=N)
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    store: Literal["file", "memory"] = "file"  # memory: nothing survives a restart (benchmarks only)
+    schedule: FixScheduleSection = FixScheduleSection()
+
+    def options(self, overrides: FixSessionOverrides | None = None) -> SessionOptions:
+        merged = self.model_copy(update=overrides.model_dump(exclude_none=True)) if overrides else self
+        return SessionOptions(heartbeat_s=merged.heartbeat_s, reset_on_logon=merged.reset_on_logon,
+                              reset_on_logout=merged.reset_on_logout, reset_on_disconnect=merged.reset_on_disconnect)
+
+
+class TlsSection(StrictModel):
+    """TLS on the public FIX port, terminated by the logon screen."""
 
     certificate: Path  # PEM certificate chain
     key: Path  # PEM private key
     minimum_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
 
 
-class GatewaySection(BaseModel):
+class GatewaySection(StrictModel):
     host: str = "127.0.0.1"
     port: int = 9876
     comp_id: str = "RFQGW"
@@ -68,7 +118,7 @@ class GatewaySection(BaseModel):
     acceptance_window_s: float = 120.0
 
 
-class VenueSection(BaseModel):
+class VenueSection(StrictModel):
     host: str = "127.0.0.1"
     port: int = 9877
     comp_id: str = "VENUE"
@@ -84,7 +134,7 @@ class VenueSection(BaseModel):
     opening_positions: dict[str, dict[str, Decimal]] = {}
 
 
-class BrokerSection(BaseModel):
+class BrokerSection(StrictModel):
     comp_id: str = "BROKER"
     account: str = "BROKER"
     margin_bps: Decimal = Decimal(20)  # default for every market session; override at run time per session
@@ -97,16 +147,17 @@ class BrokerSection(BaseModel):
     withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
 
 
-class SessionSection(BaseModel):
+class SessionSection(StrictModel):
     comp_id: str
     role: Role
     account: str
     username: str | None = None
     password: SecretStr | None = None  # stored once as a salted hash; change with `admin set-password`
     limits: SessionLimitOverrides = SessionLimitOverrides()
+    fix: FixSessionOverrides = FixSessionOverrides()
 
 
-class InstrumentSection(BaseModel):
+class InstrumentSection(StrictModel):
     symbol: str
     reference_price: Decimal
     cusip: str | None = None
@@ -120,7 +171,7 @@ class InstrumentSection(BaseModel):
     acceptance_window_s: float | None = None
 
 
-class QuantityLimitSection(BaseModel):
+class QuantityLimitSection(StrictModel):
     symbol: str | None = None  # None: the default for symbols without their own limits
     session: MarketSession
     min_quantity: Decimal
@@ -128,7 +179,7 @@ class QuantityLimitSection(BaseModel):
     step: Decimal
 
 
-class EntitySection(BaseModel):
+class EntitySection(StrictModel):
     id: str
     name: str
     lei: str
@@ -136,33 +187,33 @@ class EntitySection(BaseModel):
     category: ClientCategory
 
 
-class AccountSection(BaseModel):
+class AccountSection(StrictModel):
     account: str
     stocks_enabled: bool = False
     jurisdiction: str
     entity: str | None = None  # an [[entities]] id
 
 
-class PolicyRuleSection(BaseModel):
+class PolicyRuleSection(StrictModel):
     jurisdiction: str
     scope: PolicyScope = PolicyScope.STOCK
     target: str  # a symbol or "@stocks"
     effect: PolicyEffect
 
 
-class CalendarSection(BaseModel):
+class CalendarSection(StrictModel):
     exchange: str = "XNYS"  # exchange_calendars code; its holidays seed market_holidays
     holiday_years: list[int] = [2026, 2027]
 
 
-class FundingSection(BaseModel):
+class FundingSection(StrictModel):
     account: str
     asset: str
     amount: Decimal
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="forbid")
 
     data_dir: Path = Path("var")
     log_format: str = "console"
@@ -172,6 +223,7 @@ class Settings(BaseSettings):
     # Run on a simulated wall clock that starts here (tests and demos outside market hours); unset: real time.
     simulated_start: datetime | None = None
     gateway: GatewaySection = GatewaySection()
+    fix: FixSection = FixSection()
     venue: VenueSection = VenueSection()
     broker: BrokerSection = BrokerSection()
     sessions: list[SessionSection] = []
@@ -215,6 +267,11 @@ class Settings(BaseSettings):
             return self.gateway.limits
         overrides = section.limits.model_dump(exclude_none=True)
         return self.gateway.limits.model_copy(update=overrides)
+
+    def fix_options_for(self, comp_id: str) -> SessionOptions:
+        """The FIX session policy of one counterparty: [fix] with its own `fix = {...}` applied."""
+        section = next((s for s in self.sessions if s.comp_id == comp_id), None)
+        return self.fix.options(section.fix if section is not None else None)
 
     def policy(self) -> GatewayPolicy:
         return GatewayPolicy(

@@ -26,8 +26,9 @@ from gateway.engine import RfqEngine
 from gateway.fix.acceptor_app import GatewayApplication, OutboundSender
 from gateway.fix.intake import IntakeGuard, IntakeLimits
 from gateway.fix.logon_screen import LogonScreen, ScreenConfig, ScreenPorts, tls_context
+from gateway.fix.recovery import resume_sequence_numbers
 from gateway.fix.screen_relay import RelayLimits
-from gateway.repository import SqlGatewayUnitOfWork, load_book
+from gateway.repository import SqlGatewayUnitOfWork
 from gateway.rules.compliance import CompliancePolicy
 from gateway.rules.store import load_compliance
 from ledger.outbox_relay import OutboxRelay
@@ -38,6 +39,7 @@ from runtime.periodic import Periodic
 from runtime.worker import CommandWorker
 from transport.fix.dictionary import DATA_DICTIONARY
 from transport.fix.engine import FixEngine
+from transport.fix.roll import SessionRoller
 from transport.fix.settings_builder import EngineSpec, SessionSpec, session_id
 from venue_sim.market import Market
 from venue_sim.server import VenueServer
@@ -45,6 +47,7 @@ from venue_sim.server import VenueServer
 log = structlog.get_logger(__name__)
 
 CREDENTIAL_REFRESH_S = 1.0  # how soon a password changed by an operator takes effect
+ROLL_POLL_S = 1.0  # how often the FIX trading-day roll is checked (it happens within a second of its time)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -118,25 +121,40 @@ class Stack:
 
     def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
         gateway = self.settings.gateway
+        with self.gateway_uow() as gateway_uow:
+            book = gateway_uow.store.load_book()
+            progress = gateway_uow.store.load_progress()
         with self.uow() as uow:
-            book = load_book(uow.session)
             book.disabled_solvers.update(SessionName(comp_id) for comp_id in SolverStatusStore(uow.session).disabled())
             self.credentials = self._seed_credentials(uow)
             uow.commit()
         sender = OutboundSender(gateway.comp_id, self.clock)
-        engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender)
+        engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender, progress=progress)
         self.credential_refresh = Periodic("credential-refresh", CREDENTIAL_REFRESH_S, self._refresh_credentials)
-        worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick)
+        worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick, handle_batch=engine.handle_batch)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
+        fix_settings = self.settings.fix
         spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
-                          sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id) for s in self.settings.sessions),
-                          data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY)
+                          sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id,
+                                                     options=self.settings.fix_options_for(s.comp_id))
+                                         for s in self.settings.sessions),
+                          data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
+                          defaults=fix_settings.options(), store=fix_settings.store)
+        self.roll_check = Periodic("fix-roll", ROLL_POLL_S, lambda: None if self.roller.poll() else None)
         logon_check = self.credentials if gateway.require_logon_password else None
         intake = IntakeGuard(self._intake_limits)
         self.application = GatewayApplication(worker, engine.policy, logon_check, intake=intake, reply=sender,
                                               gateway_comp_id=gateway.comp_id)
         screen = LogonScreen(self._screen_config(spec.port), self._screen_ports())
-        return engine, worker, FixEngine(spec, self.application), screen
+        quickfix = FixEngine(spec, self.application)
+        self.application.sequence_epoch = quickfix.store_created_at
+        # The FIX day is operational time: the wall clock, as QuickFIX stamps its stores (never a simulated clock).
+        self.roller = SessionRoller(fix_settings.schedule.schedule(), SystemClock(), self._gateway_session_ids,
+                                    acceptor=True, created_at=quickfix.store_created_at)
+        return engine, worker, quickfix, screen
+
+    def _gateway_session_ids(self) -> list[fix.SessionID]:
+        return [session_id(self.settings.gateway.comp_id, s.comp_id) for s in self.settings.sessions]
 
     def _intake_limits(self, comp_id: str) -> IntakeLimits:
         limits = self.settings.limits_for(comp_id)
@@ -234,10 +252,12 @@ class Stack:
 
     def start(self) -> None:
         self.venue.start()
+        self.gateway_fix.start()  # QuickFIX's sessions exist from here; only the private port listens
+        self.recover_sessions()
         self.worker.start()
         self.credential_refresh.start()
-        self.gateway_fix.start()
-        self.screen.start()
+        self.roll_check.start()
+        self.screen.start()  # counterparties can log on from here
         if self.broker:
             self.feed_poller.start()
             self.broker.start()
@@ -246,6 +266,17 @@ class Stack:
         log.info("stack_started", gateway_port=self.settings.gateway.port, venue_port=self.settings.venue.port,
                  database=self.db_engine.url.render_as_string(hide_password=True))
 
+    def recover_sessions(self) -> None:
+        """Before anyone can log on: roll sessions whose day ended while down, resume every other
+        at the first MsgSeqNum the engine has not committed, withdraw quotes of absent solvers."""
+        rolled = self.roller.reset_stale()
+        comp_ids = [s.comp_id for s in self.settings.sessions]
+        moved = resume_sequence_numbers(self.settings.gateway.comp_id, comp_ids, self.engine.progress,
+                                        self.gateway_fix.store_created_at)
+        self.engine.start()
+        if rolled or moved:
+            log.info("fix_sessions_recovered", rolled=rolled, resumed=moved)
+
     def stop(self) -> None:
         # Each worker stops before its FIX engine: a send racing a QuickFIX engine's
         # shutdown can touch a session the engine is tearing down.
@@ -253,6 +284,7 @@ class Stack:
             self.broker.stop()
             self.feed_poller.stop()
         self.screen.stop()
+        self.roll_check.stop()
         self.credential_refresh.stop()
         self.worker.stop()
         self.gateway_fix.stop()

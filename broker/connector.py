@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import assert_never
 
@@ -15,23 +16,35 @@ import structlog
 
 from broker.custody import SimulatedCustody
 from broker.fix_app import ConnectorApplication, ConnectorSender
-from broker.messages import ConnectorCommand, MassStatusQuery, QuoteWon, RfqOffered, VenueExecution, VenueSessionDone
+from broker.messages import (
+    ConnectorCommand,
+    GatewaySessionUp,
+    MassStatusQuery,
+    QuoteStatusNotice,
+    QuoteWon,
+    RfqOffered,
+    SettlementAcknowledged,
+    VenueExecution,
+    VenueSessionDone,
+)
 from broker.order_manager import OrderManager, OrderOutcome, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.ports import PriceSource, TradingGate
 from broker.refs import RfqRef
-from broker.solver import BrokerConfig, BrokerSolver
+from broker.solver import QUOTE_ACCEPTANCE_GRACE_S, BrokerConfig, BrokerSolver
 from broker.store import BrokerStore
-from core.clock import Clock
+from core.clock import Clock, SystemClock
 from ledger.uow import SqlUnitOfWork
 from runtime.worker import CommandWorker
 from transport.fix.engine import FixEngine
-from transport.fix.settings_builder import EngineSpec, SessionSpec
+from transport.fix.roll import RollSchedule, SessionRoller
+from transport.fix.settings_builder import EngineSpec, SessionOptions, SessionSpec, session_id
 
 log = structlog.get_logger(__name__)
 
 PARAMETER_REFRESH_S = 1.0  # seconds: how soon a margin changed in SQL is quoted with
 RECONCILE_TIMEOUT_S = 10.0  # quote again even if the venue never answers the mass status request
+QUOTE_PRUNE_INTERVAL_S = 60.0  # how often quotes no acceptance can come for leave SQL
 
 
 @dataclass(frozen=True)
@@ -41,9 +54,14 @@ class Endpoint:
     comp_id: str
 
 
-# Sequence numbers with the venue survive restarts, so QuickFIX replays the reports
-# (fills included) the venue sent while the connector was down.
-PERSISTENT_SEQUENCES = {"ResetOnLogon": "N", "ResetOnLogout": "N", "ResetOnDisconnect": "N"}
+@dataclass(frozen=True)
+class FixSessionPolicy:
+    """The connector's two FIX sessions: sequence numbers persist (the venue's reports and the
+    gateway's acknowledgements sent while it was down are resent), rolled on the schedule."""
+
+    options: SessionOptions = SessionOptions()
+    schedule: RollSchedule = RollSchedule.daily()
+    store: str = "file"
 
 
 class BrokerConnector:
@@ -51,7 +69,8 @@ class BrokerConnector:
                  prices: PriceSource, clock: Clock, data_dir: Path, data_dictionary: Path,
                  uow_factory: Callable[[], SqlUnitOfWork], timers: OrderTimers = OrderTimers(),
                  withdraw_delay_s: float = 1.0, trading: TradingGate | None = None,
-                 gateway_credentials: tuple[str, str] | None = None) -> None:
+                 gateway_credentials: tuple[str, str] | None = None,
+                 fix_policy: FixSessionPolicy = FixSessionPolicy()) -> None:
         self.clock = clock
         self._uow_factory = uow_factory
         sender = ConnectorSender(comp_id, gateway.comp_id, venue.comp_id, clock)
@@ -61,7 +80,7 @@ class BrokerConnector:
         # Custody and the order manager call the solver back; the solver is built right after them.
         self.custody = SimulatedCustody(clock, withdraw_delay_s, self._withdrawn, tokens=self.store)
         orders = OrderManager(clock, timers, sender.order, sender.status_query, sender.cancel, self.store,
-                              self._order_done)
+                              self._order_done, may_retry=lambda rfq_ref: self.solver.may_retry(rfq_ref))
         self.solver = BrokerSolver(config=config, prices=prices, clock=clock, send_quote=sender.quote,
                                    report_execution=sender.execution, store=self.store, custody=self.custody,
                                    orders=orders, parameters=self.parameters, trading=trading,
@@ -72,21 +91,26 @@ class BrokerConnector:
         self.reconciling = True
         self._reconcile_deadline = time.monotonic() + RECONCILE_TIMEOUT_S  # pacing: monotonic, not the clock
         self._next_refresh = 0.0
-        self.engine = FixEngine(self._engine_spec(comp_id, gateway, venue, data_dir, data_dictionary),
+        self._next_quote_prune = 0.0
+        sessions = [session_id(comp_id, gateway.comp_id), session_id(comp_id, venue.comp_id)]
+        self.engine = FixEngine(self._engine_spec(comp_id, gateway, venue, data_dir, data_dictionary, fix_policy),
                                 self.application)
+        # The FIX day is operational time: the wall clock, as QuickFIX stamps its stores.
+        self.application.roller = SessionRoller(fix_policy.schedule, SystemClock(), lambda: sessions, acceptor=False,
+                                                created_at=self.engine.store_created_at)
 
     @staticmethod
     def _engine_spec(comp_id: str, gateway: Endpoint, venue: Endpoint, data_dir: Path,
-                     data_dictionary: Path) -> EngineSpec:
+                     data_dictionary: Path, policy: FixSessionPolicy) -> EngineSpec:
         return EngineSpec(
             name="broker", connection_type="initiator", host=gateway.host, port=gateway.port,
             sessions=(
                 SessionSpec(comp_id, gateway.comp_id, {"SocketConnectHost": gateway.host,
                                                        "SocketConnectPort": str(gateway.port)}),
                 SessionSpec(comp_id, venue.comp_id, {"SocketConnectHost": venue.host,
-                                                     "SocketConnectPort": str(venue.port), **PERSISTENT_SEQUENCES}),
+                                                     "SocketConnectPort": str(venue.port)}),
             ),
-            data_dir=data_dir, data_dictionary=data_dictionary,
+            data_dir=data_dir, data_dictionary=data_dictionary, defaults=policy.options, store=policy.store,
         )
 
     def _order_done(self, outcome: OrderOutcome) -> None:
@@ -109,6 +133,12 @@ class BrokerConnector:
                 self._reconciled("mass status answered")
         elif isinstance(command, VenueSessionDone):
             self._reconciled("venue has no orders for us")
+        elif isinstance(command, SettlementAcknowledged):
+            self.solver.on_settlement_ack(command)
+        elif isinstance(command, QuoteStatusNotice):
+            self.solver.on_quote_status(command)
+        elif isinstance(command, GatewaySessionUp):
+            self.solver.report_pending()
         else:
             assert_never(command)
 
@@ -129,9 +159,13 @@ class BrokerConnector:
         self.solver.forget_expired_quotes()
         if time.monotonic() >= self._next_refresh:
             self._next_refresh = time.monotonic() + PARAMETER_REFRESH_S
-            self.solver.report_pending()
             with self._uow_factory() as uow:
                 self.parameters.refresh(uow.session)
+        if time.monotonic() >= self._next_quote_prune:
+            self._next_quote_prune = time.monotonic() + QUOTE_PRUNE_INTERVAL_S
+            self.store.forget_quotes(self.clock.now() - timedelta(seconds=QUOTE_ACCEPTANCE_GRACE_S))
+        if self.application.roller is not None:
+            self.application.roller.poll()
 
     def start(self) -> None:
         self.solver.restore()  # before any message can arrive: the worker is not running yet

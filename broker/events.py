@@ -58,3 +58,13 @@ class WithdrawToken(BrokerEvent):
 class TokenWithdrawn(BrokerEvent):
     symbol: str
     quantity: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class RfqUnsettled(BrokerEvent):
+    """Shares traded at the venue for an RFQ the gateway did not settle: a break operations resolve."""
+
+    symbol: str
+    side: str
+    quantity: Decimal
+    text: str

@@ -14,6 +14,7 @@ from broker.messages import (
     CancelOrder,
     ConnectorCommand,
     ExecutionToReport,
+    GatewaySessionUp,
     MassStatusQuery,
     OrderToSend,
     QuoteToSend,
@@ -25,6 +26,7 @@ from runtime.worker import CommandWorker
 from transport.fix import tags as t
 from transport.fix.application import GuardedApplication, add_logon_credentials, message_type, send, session_label
 from transport.fix.errors import FixDecodeError
+from transport.fix.roll import SessionRoller, set_reset_flag
 from transport.fix.settings_builder import session_id
 
 log = structlog.get_logger(__name__)
@@ -33,8 +35,9 @@ log = structlog.get_logger(__name__)
 class ConnectorApplication(GuardedApplication):
     def __init__(self, worker: CommandWorker, gateway_comp_id: str, venue_comp_id: str,
                  gateway_credentials: tuple[str, str] | None = None,
-                 on_venue_logon: Callable[[], None] | None = None) -> None:
+                 on_venue_logon: Callable[[], None] | None = None, roller: SessionRoller | None = None) -> None:
         super().__init__("broker.fix")
+        self.roller = roller  # set once the engine exists: the next Logon after a roll asks for 141=Y
         self._worker = worker
         self._gateway = gateway_comp_id
         self._venue = venue_comp_id
@@ -43,14 +46,20 @@ class ConnectorApplication(GuardedApplication):
         self.logged_on: set[str] = set()
 
     def handle_to_admin(self, message: fix.Message, session: fix.SessionID) -> None:
+        if message_type(message) != "A":
+            return
         if session.getTargetCompID().getValue() == self._gateway:
             add_logon_credentials(message, self._gateway_credentials)
+        if self.roller is not None and self.roller.wants_reset(session):
+            set_reset_flag(message)
 
     def handle_logon(self, session: fix.SessionID) -> None:
         target = session.getTargetCompID().getValue()
         self.logged_on.add(target)
         if target == self._venue and self._on_venue_logon is not None:
             self._on_venue_logon()
+        if target == self._gateway:
+            self._worker.submit(GatewaySessionUp())  # reports not yet acknowledged go again
 
     def handle_logout(self, session: fix.SessionID) -> None:
         self.logged_on.discard(session.getTargetCompID().getValue())
@@ -70,12 +79,16 @@ class ConnectorApplication(GuardedApplication):
             return fix_codec.decode_rfq(message)
         if origin == self._gateway and kind == "AJ":
             return fix_codec.decode_acceptance(message)
+        if origin == self._gateway and kind == "BN":
+            return fix_codec.decode_execution_ack(message)
+        if origin == self._gateway and kind == "AI":
+            return fix_codec.decode_quote_status(message)
         if origin == self._venue and kind == "8":
             return fix_codec.decode_venue_report(message)
         if (origin == self._venue and kind == "j" and message.isSetField(t.REF_MSG_TYPE)
                 and message.getField(t.REF_MSG_TYPE) == "AF"):
             return VenueSessionDone()  # the venue has no orders of ours to report
-        if kind in ("AI", "j", "9"):
+        if kind in ("j", "9"):
             log.info("broker_status_message", origin=origin, msg_type=kind, text=_text(message))
             return None
         raise fix.UnsupportedMessageType()

@@ -14,9 +14,11 @@ from broker.messages import (
     MassStatusQuery,
     OrderToSend,
     OrdStatus,
+    QuoteStatusNotice,
     QuoteToSend,
     QuoteWon,
     RfqOffered,
+    SettlementAcknowledged,
     StatusQuery,
     VenueExecution,
 )
@@ -42,7 +44,25 @@ def decode_acceptance(message: fix.Message) -> QuoteWon:
     return QuoteWon(
         quote_resp_id=body.text(t.QUOTE_RESP_ID), quote_id=body.text(t.QUOTE_ID), symbol=body.text(t.SYMBOL),
         side=parse_side(body.text(t.SIDE)), quantity=body.decimal(t.ORDER_QTY), price=body.decimal(t.PRICE),
+        settle_by=body.optional_timestamp(t.VALID_UNTIL_TIME),
     )
+
+
+EXEC_ACK_ACCEPTED = "1"
+
+
+def decode_execution_ack(message: fix.Message) -> SettlementAcknowledged:
+    body = FixReader(message)
+    return SettlementAcknowledged(exec_id=body.text(t.EXEC_ID),
+                                  accepted=body.text(t.EXEC_ACK_STATUS) == EXEC_ACK_ACCEPTED,
+                                  text=body.free_text(t.TEXT))
+
+
+def decode_quote_status(message: fix.Message) -> QuoteStatusNotice:
+    body = FixReader(message)
+    return QuoteStatusNotice(quote_req_id=body.optional_text(t.QUOTE_REQ_ID) or "",
+                             quote_id=body.optional_text(t.QUOTE_ID), status=body.text(t.QUOTE_STATUS),
+                             text=body.free_text(t.TEXT))
 
 
 def decode_venue_report(message: fix.Message) -> VenueExecution:

@@ -51,6 +51,31 @@ class QuoteWon:
     side: Side
     quantity: Decimal
     price: Decimal
+    settle_by: datetime | None = None  # ValidUntilTime (62): the gateway ends the RFQ if not reported by then
+
+
+@dataclass(frozen=True)
+class SettlementAcknowledged:
+    """ExecutionAcknowledgement (BN) from the gateway: our report settled (accepted) or settled nothing."""
+
+    exec_id: str
+    accepted: bool
+    text: str | None
+
+
+@dataclass(frozen=True)
+class QuoteStatusNotice:
+    """A QuoteStatusReport (AI) from the gateway about one of our quotes."""
+
+    quote_req_id: str
+    quote_id: str | None
+    status: str  # QuoteStatus (297) code
+    text: str | None
+
+
+@dataclass(frozen=True)
+class GatewaySessionUp:
+    """The gateway session logged on: reports it has not acknowledged are sent again."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +105,8 @@ class VenueSessionDone:
 
 
 # What the connector's worker runs: the application translates each inbound message into one of these.
-ConnectorCommand = RfqOffered | QuoteWon | VenueExecution | VenueSessionDone
+ConnectorCommand = (RfqOffered | QuoteWon | VenueExecution | VenueSessionDone | SettlementAcknowledged
+                    | QuoteStatusNotice | GatewaySessionUp)
 
 
 @dataclass(frozen=True)

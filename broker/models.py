@@ -70,6 +70,7 @@ class BrokerRfqRow(Base):
     settle_price: Mapped[Decimal | None] = mapped_column(DecimalText())
     text: Mapped[str | None] = mapped_column(String(256))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    settle_by: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the gateway's report deadline
 
 
 class BrokerParameterRow(Base):

@@ -74,13 +74,17 @@ class OrderManager:
     def __init__(self, clock: Clock, timers: OrderTimers, send_order: Callable[[OrderToSend], None],
                  send_status_query: Callable[[StatusQuery], None], send_cancel: Callable[[CancelOrder], None],
                  store: OrderStore, on_done: Callable[[OrderOutcome], None],
-                 finished_kept: int = RECENTLY_FINISHED_ORDERS) -> None:
+                 finished_kept: int = RECENTLY_FINISHED_ORDERS,
+                 may_retry: Callable[[RfqRef], bool] = lambda rfq_ref: True) -> None:
+        """`may_retry`: whether a rejected order's RFQ may still get another order (the gateway has
+        not ended it, its settlement deadline leaves time for one more order)."""
         if finished_kept < 0:
             raise ValueError(f"finished_kept must be 0 or more orders, got {finished_kept}")
         self._clock, self._timers = clock, timers
         self._send_order, self._send_status_query, self._send_cancel = send_order, send_status_query, send_cancel
         self._store = store
         self._on_done = on_done
+        self.may_retry = may_retry
         self._finished_kept = finished_kept
         self._finished: deque[str] = deque()  # ClOrdIDs of the finished orders still in `orders`, oldest first
         self.orders: dict[str, PlacedOrder] = {}  # live orders and the most recently finished ones
@@ -160,6 +164,27 @@ class OrderManager:
         while len(self._finished) > self._finished_kept:
             self.orders.pop(self._finished.popleft(), None)
 
+    @property
+    def order_timeout_s(self) -> float:
+        """The longest an order works at the venue before the broker cancels it."""
+        return self._timers.hard_timeout_s
+
+    def abandon(self, rfq_ref: RfqRef) -> int:
+        """Cancel every live order of an RFQ the gateway has ended; returns how many were asked."""
+        now = self._clock.now()
+        asked = 0
+        for order in [order for order in self.orders.values() if order.rfq_ref == rfq_ref and order.is_live]:
+            if order.cancel_requested_at is None:
+                self._cancel(order, now)
+                asked += 1
+        return asked
+
+    def _cancel(self, order: PlacedOrder, now: datetime) -> None:
+        sent = order.order
+        self._send_cancel(CancelOrder(refs.cancel_id(sent.cl_ord_id), sent.cl_ord_id, sent.symbol, sent.side,
+                                      sent.quantity, now))
+        self.orders[sent.cl_ord_id] = replace(order, cancel_requested_at=now, last_poll_at=now)
+
     def on_tick(self) -> None:
         now = self._clock.now()
         for order in [order for order in self.orders.values() if order.is_live]:
@@ -168,9 +193,7 @@ class OrderManager:
     def _chase(self, order: PlacedOrder, now: datetime) -> None:
         sent = order.order
         if order.cancel_requested_at is None and now - sent.sent_at >= timedelta(seconds=self._timers.hard_timeout_s):
-            self._send_cancel(CancelOrder(refs.cancel_id(sent.cl_ord_id), sent.cl_ord_id, sent.symbol, sent.side,
-                                          sent.quantity, now))
-            self.orders[sent.cl_ord_id] = replace(order, cancel_requested_at=now, last_poll_at=now)
+            self._cancel(order, now)
             log.info("venue_order_timeout_cancel", cl_ord_id=sent.cl_ord_id, rfq_ref=order.rfq_ref)
             return
         quiet_since = max((at for at in (order.last_news_at, order.last_poll_at) if at is not None),
@@ -181,7 +204,7 @@ class OrderManager:
 
     def _finish(self, order: PlacedOrder) -> None:
         if (order.state is OrderState.REJECTED and order.cum_quantity == 0 and order.attempt < refs.MAX_ATTEMPTS
-                and order.reject_reason not in FINAL_REJECT_REASONS):
+                and order.reject_reason not in FINAL_REJECT_REASONS and self.may_retry(order.rfq_ref)):
             log.warning("venue_order_rejected_retrying", cl_ord_id=order.order.cl_ord_id, text=order.last_text)
             now = self._clock.now()
             attempt = order.attempt + 1

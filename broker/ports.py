@@ -5,6 +5,7 @@ calendar or a custody service; tests pass in-memory stand-ins."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -16,6 +17,7 @@ from broker.refs import RfqRef
 from broker.state import BrokerRfq
 from core.events import DomainEvent
 from core.refusal import Refusal
+from core.types import Side
 
 
 class PriceSource(Protocol):
@@ -47,8 +49,27 @@ class OrderStore(Protocol):
                    events: Sequence[DomainEvent] = ()) -> None: ...
 
 
+@dataclass(frozen=True)
+class QuoteRecord:
+    """A quote as sent, committed before sending: an acceptance after a restart executes at its terms."""
+
+    quote_id: str
+    quote_req_id: str
+    symbol: str
+    side: Side  # the requester's side
+    quantity: Decimal
+    bid: Decimal
+    ask: Decimal
+    margin_bps: Decimal
+    valid_until: datetime
+
+
 class RfqStore(Protocol):
-    """Where the broker's won RFQs are committed, and found again after a restart."""
+    """Where the broker's won RFQs and its quotes are committed, and found again after a restart."""
+
+    def save_quote(self, quote: QuoteRecord, at: datetime) -> None: ...
+
+    def load_quote(self, quote_id: str) -> QuoteRecord | None: ...
 
     def save_rfq(self, rfq: BrokerRfq, events: Sequence[DomainEvent] = ()) -> None: ...
 

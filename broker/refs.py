@@ -31,6 +31,9 @@ def cancel_id(order_cl_ord_id: str) -> str:
     return f"{order_cl_ord_id}-cxl"
 
 
+SETTLEMENT_EXEC_SUFFIX = "-exec"
+
+
 def settlement_exec_id(rfq: RfqRef) -> str:
-    """The ExecID of the one report that settles (or fails) the RFQ at the gateway."""
-    return f"{rfq}-exec"
+    """The ExecID of the one report that settles (or fails) the RFQ at the gateway: the same on every retry."""
+    return f"{rfq}{SETTLEMENT_EXEC_SUFFIX}"

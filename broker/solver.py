@@ -7,18 +7,25 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
 
 from broker import pricing, refs
-from broker.events import MintStockTokens, OrderSent, TokenWithdrawn, WithdrawToken
-from broker.messages import ExecutionToReport, QuoteToSend, QuoteWon, RfqOffered
+from broker.events import MintStockTokens, OrderSent, RfqUnsettled, TokenWithdrawn, WithdrawToken
+from broker.messages import (
+    ExecutionToReport,
+    QuoteStatusNotice,
+    QuoteToSend,
+    QuoteWon,
+    RfqOffered,
+    SettlementAcknowledged,
+)
 from broker.order_manager import OrderManager, OrderOutcome
 from broker.parameters import ParameterBook, QuotingParameters
-from broker.ports import Custody, PriceSource, RfqStore, TradingGate
+from broker.ports import Custody, PriceSource, QuoteRecord, RfqStore, TradingGate
 from broker.refs import RfqRef
 from broker.state import BrokerRfq, BrokerRfqState, BrokerTrigger
 from core.clock import Clock
@@ -72,11 +79,19 @@ class ExecutionSummary:
     ordered_quantity: Decimal
 
 
+QUOTE_STATUS_EXPIRED = "7"  # QuoteStatus (297): on a quote we won, the gateway ended the RFQ unsettled
+
+
 @dataclass(frozen=True)
 class QuoteSent:
     offer: RfqOffered
     margin_bps: Decimal  # the margin this quote was made with; the venue limit and settle price remove it
     forget_at: datetime  # ValidUntilTime plus the grace: no acceptance can come after this
+
+    @classmethod
+    def from_record(cls, record: QuoteRecord) -> QuoteSent:
+        offer = RfqOffered(record.quote_req_id, record.symbol, record.side, record.quantity, None)
+        return cls(offer, record.margin_bps, record.valid_until + timedelta(seconds=QUOTE_ACCEPTANCE_GRACE_S))
 
 
 class BrokerSolver:
@@ -112,6 +127,9 @@ class BrokerSolver:
         valid_until = now + timedelta(seconds=self.config.quote_validity_s)
         self._remember(quote_id, QuoteSent(offer, parameters.margin_bps,
                                            valid_until + timedelta(seconds=QUOTE_ACCEPTANCE_GRACE_S)))
+        # Committed before it is sent: an acceptance arriving after a restart finds the quote's terms.
+        self.store.save_quote(QuoteRecord(quote_id, offer.quote_req_id, offer.symbol, offer.side, offer.quantity,
+                                          quote.bid, quote.ask, parameters.margin_bps, valid_until), now)
         self.send_quote(QuoteToSend(offer.quote_req_id, quote_id, offer.symbol, quote.bid, quote.ask,
                                     offer.quantity, valid_until))
         log.info("broker_quoted", quote_req_id=offer.quote_req_id, bid=str(quote.bid), ask=str(quote.ask),
@@ -153,7 +171,7 @@ class BrokerSolver:
 
     # -- acceptance and execution -----------------------------------------------------------
     def on_won(self, won: QuoteWon) -> None:
-        quoted = self.quotes.pop(won.quote_id, None)
+        quoted = self.quotes.pop(won.quote_id, None) or self._quote_from_store(won.quote_id)
         if quoted is None and self._already_won(won.quote_resp_id):
             log.info("broker_duplicate_acceptance", quote_id=won.quote_id, quote_resp_id=won.quote_resp_id)
             return  # the same acceptance twice: the order is already out, never send it again
@@ -165,11 +183,39 @@ class BrokerSolver:
             return  # won already under this QuoteReqID: never a second order
         now = self.clock.now()
         rfq = BrokerRfq(rfq_ref=rfq_ref, quote_resp_id=won.quote_resp_id, symbol=won.symbol, side=won.side,
-                        quantity=won.quantity, quoted_price=won.price, margin_bps=quoted.margin_bps, updated_at=now)
+                        quantity=won.quantity, quoted_price=won.price, margin_bps=quoted.margin_bps, updated_at=now,
+                        settle_by=won.settle_by)
+        if not self._time_for_an_order(rfq, now):
+            self._fail(rfq, now, f"too close to the settlement deadline {won.settle_by} for a venue order")
+            return
         limit = pricing.venue_limit_price(won.side, won.price, quoted.margin_bps, self.config.ticks[won.symbol])
         self._save(rfq, [OrderSent(rfq_ref=rfq_ref, occurred_at=now, cl_ord_id=refs.cl_ord_id(rfq_ref, 1),
                                    symbol=won.symbol, side=won.side.value, quantity=won.quantity, limit_price=limit)])
         self.orders.place(rfq, limit)
+
+    def _quote_from_store(self, quote_id: str) -> QuoteSent | None:
+        """A quote sent before a restart: its terms were committed before it was sent."""
+        record = self.store.load_quote(quote_id)
+        if record is None:
+            return None
+        sent = QuoteSent.from_record(record)
+        return sent if sent.forget_at > self.clock.now() else None
+
+    def _time_for_an_order(self, rfq: BrokerRfq, now: datetime) -> bool:
+        """An order sent now can be done (filled or canceled at its timeout) before the gateway's deadline."""
+        return rfq.settle_by is None or now + timedelta(seconds=self.orders.order_timeout_s) < rfq.settle_by
+
+    def may_retry(self, rfq_ref: RfqRef) -> bool:
+        """Another order for a rejected one: only while the gateway has not ended the RFQ and there is time."""
+        rfq = self.rfqs.get(rfq_ref)
+        return (rfq is not None and rfq.state is BrokerRfqState.ACCEPTED_BINDING
+                and self._time_for_an_order(rfq, self.clock.now()))
+
+    def _fail(self, rfq: BrokerRfq, now: datetime, text: str) -> None:
+        failed = rfq.failed(now, text)
+        self._save(failed)
+        self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref),
+                                                rfq.symbol, rfq.side, False, None, None, failed.text))
 
     def _already_won(self, quote_resp_id: str) -> bool:
         """Open RFQs are in memory; a finished one is asked of SQL (only on this rare path)."""
@@ -183,7 +229,7 @@ class BrokerSolver:
 
     def on_order_done(self, outcome: OrderOutcome) -> None:
         rfq = self.rfqs.get(outcome.rfq_ref)
-        if rfq is None or rfq.state is not BrokerRfqState.ACCEPTED_BINDING:
+        if rfq is None or rfq.state not in (BrokerRfqState.ACCEPTED_BINDING, BrokerRfqState.ABANDONED):
             log.warning("broker_order_outcome_ignored", rfq_ref=outcome.rfq_ref,
                         state=None if rfq is None else rfq.state.value)
             return
@@ -191,14 +237,17 @@ class BrokerSolver:
         traded = outcome.traded
         if traded is None:
             self._summarise(rfq, outcome, None)
-            failed = rfq.failed(now, outcome.text or "venue did not fill")
-            self._save(failed)
-            self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref),
-                                                    rfq.symbol, rfq.side, False, None, None, failed.text))
+            if rfq.state is BrokerRfqState.ABANDONED:
+                self._save(rfq.failed(now, "the gateway ended the RFQ; the venue order traded nothing"))
+                return
+            self._fail(rfq, now, outcome.text or "venue did not fill")
             return
         settle = pricing.settle_price(rfq.side, rfq.quoted_price, traded.average_price, rfq.margin_bps)
         self._summarise(rfq, outcome, settle)
         executed = rfq.executed(now, traded.quantity, traded.average_price, settle)
+        if executed.state is BrokerRfqState.UNSETTLED:
+            self._unsettled(executed, "the venue traded after the gateway had ended the RFQ")
+            return
         if rfq.side is Side.BUY:
             mint = MintStockTokens(rfq_ref=rfq.rfq_ref, occurred_at=now, symbol=rfq.symbol,
                                    quantity=traded.quantity, account=self.config.account)
@@ -231,17 +280,48 @@ class BrokerSolver:
             log.info("broker_report_waiting_for_gateway", rfq_ref=rfq.rfq_ref)
             return
         assert rfq.settle_price is not None, f"{rfq.rfq_ref} is ready to settle without a settle price"
+        # Saved before it is sent: after a crash the report goes again, under the same ExecID.
+        self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref), rfq.symbol,
                                                 rfq.side, True, rfq.settle_price, rfq.filled_quantity, None))
-        self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         log.info("broker_execution_reported", rfq_ref=rfq.rfq_ref, filled=str(rfq.filled_quantity),
                  settle_price=str(rfq.settle_price))
 
     def report_pending(self) -> None:
-        """Report every fill that is ready but not yet reported (after a gateway reconnect)."""
+        """Report every fill ready or reported but not acknowledged (after a gateway reconnect)."""
         for rfq in list(self.rfqs.values()):
-            if rfq.state is BrokerRfqState.READY_TO_SETTLE:
+            if rfq.state in (BrokerRfqState.READY_TO_SETTLE, BrokerRfqState.REPORTED):
                 self._report(rfq)
+
+    def on_settlement_ack(self, ack: SettlementAcknowledged) -> None:
+        """The gateway's answer to a fill report: only now is the RFQ settled -- or known not to be."""
+        rfq = self.rfqs.get(RfqRef(ack.exec_id.removesuffix(refs.SETTLEMENT_EXEC_SUFFIX)))
+        if rfq is None or rfq.state is not BrokerRfqState.REPORTED:
+            log.info("broker_ack_ignored", exec_id=ack.exec_id, accepted=ack.accepted)
+            return
+        if ack.accepted:
+            self._save(rfq.apply(BrokerTrigger.ACKNOWLEDGED, self.clock.now()))
+            log.info("broker_settled", rfq_ref=rfq.rfq_ref)
+            return
+        refused = rfq.apply(BrokerTrigger.SETTLEMENT_REFUSED, self.clock.now())
+        self._unsettled(refused, f"the gateway refused the fill report: {ack.text}")
+
+    def on_quote_status(self, notice: QuoteStatusNotice) -> None:
+        """The gateway ended an RFQ we won before our report (its deadline passed): no more orders for it."""
+        rfq = self.rfqs.get(RfqRef(notice.quote_req_id))
+        if notice.status != QUOTE_STATUS_EXPIRED or rfq is None or rfq.state is not BrokerRfqState.ACCEPTED_BINDING:
+            return
+        abandoned = rfq.apply(BrokerTrigger.GATEWAY_ENDED, self.clock.now())
+        self._save(abandoned)
+        canceled = self.orders.abandon(rfq.rfq_ref)
+        log.warning("broker_rfq_ended_by_gateway", rfq_ref=rfq.rfq_ref, text=notice.text, orders_canceled=canceled)
+
+    def _unsettled(self, rfq: BrokerRfq, text: str) -> None:
+        """Shares traded at the venue that the gateway did not settle: a break operations must resolve."""
+        unsettled = replace(rfq, text=text)
+        self._save(unsettled, [RfqUnsettled(rfq_ref=rfq.rfq_ref, occurred_at=self.clock.now(), symbol=rfq.symbol,
+                                            side=rfq.side.value, quantity=rfq.filled_quantity, text=text)])
+        log.error("broker_rfq_unsettled", rfq_ref=rfq.rfq_ref, text=text, quantity=str(rfq.filled_quantity))
 
     def _save(self, rfq: BrokerRfq, events: Sequence[DomainEvent] = ()) -> None:
         self.store.save_rfq(rfq, events)
@@ -264,8 +344,10 @@ class BrokerSolver:
         self.rfqs.update({rfq.rfq_ref: rfq for rfq in open_rfqs})
         self.orders.restore(self.store.orders_of([rfq.rfq_ref for rfq in open_rfqs]))
         for rfq in open_rfqs:
-            if rfq.state is BrokerRfqState.READY_TO_SETTLE:
-                self._report(rfq)  # the gateway refuses a second report, so at most one settlement
+            if rfq.state in (BrokerRfqState.READY_TO_SETTLE, BrokerRfqState.REPORTED):
+                self._report(rfq)  # same ExecID: the gateway settles it at most once and acknowledges again
+            elif rfq.state is BrokerRfqState.ABANDONED:
+                self.orders.abandon(rfq.rfq_ref)
             elif rfq.state is BrokerRfqState.WITHDRAWING_TOKEN:
                 self.custody.withdraw(WithdrawToken(rfq_ref=rfq.rfq_ref, occurred_at=self.clock.now(),
                                                     symbol=rfq.symbol, quantity=rfq.filled_quantity,

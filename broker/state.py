@@ -1,8 +1,15 @@
 """The broker's own view of an accepted RFQ, as a transition table (the seed's RfqStatus).
 
-AcceptedBinding -> ReadyToSettle -> Filled for buys; sells pass through
-WithdrawingToken (shares pulled back from the bridge account) before settling.
-Failed: the venue filled nothing; the gateway is told and voids the holds."""
+AcceptedBinding -> ReadyToSettle -> Reported -> Filled for buys; sells pass through
+WithdrawingToken (shares pulled back from the bridge account) before settling. Reported: the
+fill report is sent and the broker waits for the gateway's ExecutionAcknowledgement (BN); only
+an accepting acknowledgement makes the RFQ Filled (settled), and an unacknowledged report is
+sent again, same ExecID, after a reconnect or a restart.
+Failed: the venue filled nothing; the gateway is told and voids the holds.
+Abandoned: the gateway ended the RFQ (its settlement deadline passed) while the venue order
+was working: the order is canceled. Unsettled: shares traded at the venue but the gateway
+settled nothing (it refused the report, or had ended the RFQ): a reconciliation break for
+operations, who hold the position."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -19,8 +26,11 @@ class BrokerRfqState(StrEnum):
     ACCEPTED_BINDING = "AcceptedBinding"
     WITHDRAWING_TOKEN = "WithdrawingToken"
     READY_TO_SETTLE = "ReadyToSettle"
+    REPORTED = "Reported"
     FILLED = "Filled"
     FAILED = "Failed"
+    ABANDONED = "Abandoned"
+    UNSETTLED = "Unsettled"
 
 
 class BrokerTrigger(StrEnum):
@@ -28,6 +38,9 @@ class BrokerTrigger(StrEnum):
     EXECUTED_SELL = "executed_sell"  # the venue order is done with shares sold: withdraw the tokens first
     WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
     REPORTED = "reported"  # SettleQuote (the fill ExecutionReport) sent to the gateway
+    ACKNOWLEDGED = "acknowledged"  # the gateway settled it (BN 1036=1)
+    SETTLEMENT_REFUSED = "settlement_refused"  # the gateway settled nothing (BN 1036=2)
+    GATEWAY_ENDED = "gateway_ended"  # the gateway ended the RFQ before any report (AI 297=7)
     NOTHING_FILLED = "nothing_filled"
 
 
@@ -37,10 +50,17 @@ BROKER_TRANSITIONS = TransitionTable[BrokerRfqState, BrokerTrigger](
         (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_BUY): BrokerRfqState.READY_TO_SETTLE,
         (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.EXECUTED_SELL): BrokerRfqState.WITHDRAWING_TOKEN,
         (BrokerRfqState.WITHDRAWING_TOKEN, BrokerTrigger.WITHDRAWAL_CONFIRMED): BrokerRfqState.READY_TO_SETTLE,
-        (BrokerRfqState.READY_TO_SETTLE, BrokerTrigger.REPORTED): BrokerRfqState.FILLED,
+        (BrokerRfqState.READY_TO_SETTLE, BrokerTrigger.REPORTED): BrokerRfqState.REPORTED,
+        (BrokerRfqState.REPORTED, BrokerTrigger.REPORTED): BrokerRfqState.REPORTED,  # sent again, same ExecID
+        (BrokerRfqState.REPORTED, BrokerTrigger.ACKNOWLEDGED): BrokerRfqState.FILLED,
+        (BrokerRfqState.REPORTED, BrokerTrigger.SETTLEMENT_REFUSED): BrokerRfqState.UNSETTLED,
         (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,
+        (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.GATEWAY_ENDED): BrokerRfqState.ABANDONED,
+        (BrokerRfqState.ABANDONED, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,
+        (BrokerRfqState.ABANDONED, BrokerTrigger.EXECUTED_BUY): BrokerRfqState.UNSETTLED,
+        (BrokerRfqState.ABANDONED, BrokerTrigger.EXECUTED_SELL): BrokerRfqState.UNSETTLED,
     },
-    terminal=frozenset({BrokerRfqState.FILLED, BrokerRfqState.FAILED}),
+    terminal=frozenset({BrokerRfqState.FILLED, BrokerRfqState.FAILED, BrokerRfqState.UNSETTLED}),
 )
 
 
@@ -59,6 +79,7 @@ class BrokerRfq:
     venue_average: Decimal | None = None
     settle_price: Decimal | None = None  # set with the fill; None until the venue order is done
     text: str | None = None
+    settle_by: datetime | None = None  # the gateway's deadline for the report (AJ ValidUntilTime)
 
     @property
     def is_terminal(self) -> bool:

@@ -5,13 +5,15 @@ before the message it describes is sent, so a restart finds everything sent."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from broker.messages import OrderToSend
-from broker.models import BrokerRfqRow, VenueFillRow, VenueOrderRow
+from broker.models import BrokerQuoteRow, BrokerRfqRow, VenueFillRow, VenueOrderRow
 from broker.orders import ExecutedFill, OrderState, PlacedOrder
+from broker.ports import QuoteRecord
 from broker.refs import RfqRef
 from broker.state import BROKER_TRANSITIONS, BrokerRfq, BrokerRfqState
 from core.events import DomainEvent
@@ -47,6 +49,29 @@ class BrokerStore:
                 uow.session.add(_fill_row(order, fill))
             _add_events(uow, events)
             uow.commit()
+
+    def save_quote(self, quote: QuoteRecord, at: datetime) -> None:
+        with self._uow_factory() as uow:
+            uow.session.merge(BrokerQuoteRow(
+                quote_id=quote.quote_id, quote_req_id=quote.quote_req_id, symbol=quote.symbol,
+                side=quote.side.value, quantity=quote.quantity, bid=quote.bid, ask=quote.ask,
+                margin_bps=quote.margin_bps, valid_until=quote.valid_until, created_at=at))
+            uow.commit()
+
+    def load_quote(self, quote_id: str) -> QuoteRecord | None:
+        with self._uow_factory() as uow:
+            row = uow.session.get(BrokerQuoteRow, quote_id)
+            if row is None:
+                return None
+            return QuoteRecord(row.quote_id, row.quote_req_id, row.symbol, Side(row.side), row.quantity, row.bid,
+                               row.ask, row.margin_bps, row.valid_until)
+
+    def forget_quotes(self, valid_before: datetime) -> int:
+        """Quotes no acceptance can come for any more (bounded storage); returns how many went."""
+        with self._uow_factory() as uow:
+            result = uow.session.execute(delete(BrokerQuoteRow).where(BrokerQuoteRow.valid_until < valid_before))
+            uow.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
 
     # -- custody's ledger side: tokens exist exactly while shares sit at custody ---------------
     def mint_tokens(self, account: str, symbol: str, quantity: Decimal, rfq: RfqRef) -> None:
@@ -100,7 +125,7 @@ def _rfq_row(rfq: BrokerRfq) -> BrokerRfqRow:
         rfq_id=rfq.rfq_ref, quote_resp_id=rfq.quote_resp_id, symbol=rfq.symbol, side=rfq.side.value,
         quantity=rfq.quantity, quoted_price=rfq.quoted_price, margin_bps=rfq.margin_bps, state=rfq.state.value,
         filled_quantity=rfq.filled_quantity, venue_average=rfq.venue_average, settle_price=rfq.settle_price,
-        text=_cut(rfq.text), updated_at=rfq.updated_at)
+        text=_cut(rfq.text), updated_at=rfq.updated_at, settle_by=rfq.settle_by)
 
 
 def _rfq_from_row(row: BrokerRfqRow) -> BrokerRfq:
@@ -108,7 +133,7 @@ def _rfq_from_row(row: BrokerRfqRow) -> BrokerRfq:
                      side=Side(row.side), quantity=row.quantity, quoted_price=row.quoted_price,
                      margin_bps=row.margin_bps, state=BrokerRfqState(row.state), filled_quantity=row.filled_quantity,
                      venue_average=row.venue_average, settle_price=row.settle_price, text=row.text,
-                     updated_at=row.updated_at)
+                     updated_at=row.updated_at, settle_by=row.settle_by)
 
 
 def _order_row(order: PlacedOrder) -> VenueOrderRow:

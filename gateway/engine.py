@@ -1,21 +1,23 @@
 """The RFQ engine: one thread, owning the book, turning commands into committed changes.
 
-For each command: decide (pure handlers, which read the book and balances and
-return a Changeset with ledger intents) -> record (gateway/recorder.py: one
-unit of work executes the intents, saves rows and outbox events, commits) ->
-apply to memory -> send messages. A refusal rolls back and answers with the
-reject that fits the command.
+The worker hands the engine every command waiting, as a batch. For each command: decide (pure
+handlers, which read the book and balances and return a Changeset with ledger intents), then
+record it in its own SAVEPOINT of the batch's one transaction (gateway/recorder.py) and apply
+it to memory, so the next command of the batch sees it. A refused command rolls back its
+savepoint alone. Then one commit for the whole batch -- with each session's last processed
+MsgSeqNum (exactly-once intake, gateway/domain/progress.py) -- and only after the commit is any
+reply sent: a state change is always durable before a message reports it (group commit).
 
-Error boundary: every inbound message gets exactly one answer. An unexpected
-exception while deciding or recording rolls the transaction back and answers
-with the reject that fits the message (AG 658=99, ER 150=8, AI 297=5 or
-j 380=0), logged with its traceback. After the commit nothing may refuse: the
-change is durable, so it is applied and reported whatever happens next.
+Error boundary: every inbound message gets exactly one answer. An unexpected exception while
+deciding or recording a command rolls its savepoint back and answers with the reject that fits
+the message (AG 658=99, ER 150=8, AI 297=5, BN 1036=2 or j 380=0), logged with its traceback.
+If the commit itself fails, memory is rebuilt from the database and every command of the
+batch is answered as refused: nothing of it happened.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,103 +25,131 @@ import structlog
 
 from core.clock import Clock
 from core.refusal import RejectReason
-from core.state_machine import InvalidTransition
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.commands import (
     AcceptQuote,
-    ApplyOperatorCommand,
     CancelQuote,
     CancelRfq,
+    Inbound,
     QueryOrder,
     ReportExecution,
     RequestQuote,
     SessionStatusChanged,
     SubmitQuote,
 )
-from gateway.domain.errors import DomainRejection, as_rejection
-from gateway.domain.events import RfqRejected, SessionLoggedOn, SessionLoggedOut
+from gateway.domain.errors import DomainRejection
 from gateway.domain.policy import GatewayPolicy
+from gateway.domain.progress import SessionProgress
 from gateway.engine_rejects import failure_reply, rejection_for
-from gateway.handlers import expiry as handlers_expiry
+from gateway.engine_sessions import SessionDesk
+from gateway.engine_timers import TimerDesk
 from gateway.handlers import intake as handlers_intake
 from gateway.handlers import lifecycle as handlers_lifecycle
 from gateway.handlers import quotes as handlers_quotes
 from gateway.handlers import settlement as handlers_settlement
+from gateway.handlers.replays import already_processed
 from gateway.ports import GatewayUnitOfWork
-from gateway.recorder import Decide, record
+from gateway.recorder import Decide, Refused, record, record_in_savepoint
 
 log = structlog.get_logger(__name__)
 
-TERMINAL_RFQS_KEPT_IN_MEMORY = 1_000
-OPERATOR_POLL_INTERVAL_S = 1.0  # how soon an operator's `admin disable-solver` takes effect
-OPERATOR_COMMANDS_PER_POLL = 50
-
+INTERNAL_ERROR_TEXT = "internal error: the message was refused and nothing was changed"
 
 # Called on the engine thread with each committed Changeset; must be quick and never block.
 CommitObserver = Callable[[Changeset], None]
 
 
+@dataclass
+class _Batch:
+    """What one transaction decided: sent and observed only after its commit."""
+
+    outbound: list[out.Outbound] = field(default_factory=list)
+    committed: list[Changeset] = field(default_factory=list)
+    progress: dict[SessionName, SessionProgress] = field(default_factory=dict)
+
+
 class RfqEngine:
     def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], GatewayUnitOfWork],
                  clock: Clock, send: Callable[[out.Outbound], None], poll_operator_commands: bool = True,
-                 observers: Sequence[CommitObserver] = ()) -> None:
+                 observers: Sequence[CommitObserver] = (),
+                 progress: dict[SessionName, SessionProgress] | None = None) -> None:
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
         self._clock = clock
         self._send = send
-        self._poll_operator = poll_operator_commands
-        self._next_operator_poll = 0.0
         self._observers = tuple(observers)
+        self.progress: dict[SessionName, SessionProgress] = dict(progress or {})
+        self.sessions = SessionDesk(self)
+        self.timers = TimerDesk(self, poll_operator_commands)
 
+    # -- entry points (the worker's thread) ------------------------------------------------
     def handle(self, command: object) -> None:
+        self.handle_batch([command])
+
+    def handle_batch(self, items: Sequence[object]) -> None:
+        batch = _Batch()
+        try:
+            with self._uow_factory() as uow:
+                for item in items:
+                    self._process(uow, item, batch)
+                now = self._clock.now()
+                for session, progress in batch.progress.items():
+                    uow.store.save_progress(session, progress, now)
+                uow.commit()
+        except Exception:  # noqa: BLE001 - the commit failed: nothing of the batch happened
+            log.exception("batch_commit_failed", commands=len(items))
+            self._reload_book()
+            self._send_all([reply for item in items for reply in _failure(_command_of(item))])
+            return
+        self.progress.update(batch.progress)
+        self._send_all(batch.outbound)
+        for changes in batch.committed:
+            self._after_commit(changes)
+
+    def start(self) -> None:
+        """After a restart, before any session can log on: nobody is logged on, so no quote stands."""
+        self.sessions.withdraw_absent_solvers()
+
+    def tick(self) -> None:
+        self.timers.tick()
+
+    # -- one command of a batch ------------------------------------------------------------
+    def _process(self, uow: GatewayUnitOfWork, item: object, batch: _Batch) -> None:
+        origin = item if isinstance(item, Inbound) else None
+        command = _command_of(item)
         session = getattr(command, "requester", None) or getattr(command, "solver", None)
         rfq_id = handlers_intake.parse_solver_query_id(getattr(command, "quote_req_id", "") or "")
         with structlog.contextvars.bound_contextvars(session=session, rfq_id=rfq_id):
+            if origin is not None and self._seen_before(uow, origin, batch):
+                return
             try:
-                self._dispatch(command)
-            except Exception:  # noqa: BLE001 - the error boundary: refuse, (already) rolled back, log
+                self._process_command(uow, command, batch)
+            except Exception:  # noqa: BLE001 - the error boundary: refuse, (savepoint) rolled back, log
                 log.exception("command_failed", command=type(command).__name__)
-                self._refuse_after_error(command)
+                batch.outbound.extend(_failure(command))
+            if origin is not None:
+                self._advance(origin, batch)
 
-    def _refuse_after_error(self, command: object) -> None:
-        text = "internal error: the message was refused and nothing was changed"
-        try:
-            replies = failure_reply(command, RejectReason.OTHER, text)
-        except Exception:  # noqa: BLE001 - nothing more can be done for this message
-            log.exception("refusal_failed", command=type(command).__name__)
-            return
-        self._send_all(replies)
-
-    def _send_all(self, messages: list[out.Outbound]) -> None:
-        """Send each message; a failure to render or send one is logged and never stops the rest."""
-        for message in messages:
-            try:
-                self._send(message)
-            except Exception:  # noqa: BLE001
-                log.exception("send_failed", message=type(message).__name__, to=getattr(message, "to", None))
-
-    def _dispatch(self, command: object) -> None:
+    def _process_command(self, uow: GatewayUnitOfWork, command: object, batch: _Batch) -> None:
         match command:
             case SessionStatusChanged():
-                self._session_status(command)
-                return
+                decide = self.sessions.status_changed(command, batch.progress)
             case QueryOrder():
-                self._query_order(command)
+                batch.outbound.append(self._order_status(uow, command))
                 return
-        decide = self._decision_for(command, self._clock.now())
+            case _:
+                decide = self._decision_for(command, self._clock.now())
         try:
-            self._commit(decide)
-        except (DomainRejection, InvalidTransition) as error:
-            refusal = as_rejection(error)
-            log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value,
-                     text=refusal.text)
-            replies = rejection_for(command, refusal, self.book)
-            if isinstance(command, RequestQuote):
-                self._record_rejection(command, refusal)
-            self._send_all(replies)
+            changes = record_in_savepoint(uow, decide)
+        except Refused as refused:
+            self._refused(uow, command, refused.rejection, batch)
+            return
+        self._apply_in_memory(changes)
+        batch.outbound.extend(changes.outbound)
+        batch.committed.append(changes)
 
     def _decision_for(self, command: object, now: datetime) -> Decide:
         """The pure handler for a command, bound to its inputs; it runs inside the unit of work."""
@@ -139,101 +169,83 @@ class RfqEngine:
                                                                     now + policy.settlement_timeout)
             case ReportExecution():
                 nbbo = self._nbbo_of(command)
-                return lambda uow: handlers_settlement.report_execution(command, book, now, nbbo)
+                return lambda uow: handlers_settlement.report_execution(command, book, now, nbbo,
+                                                                        find_settled=uow.store.settled_fill)
         raise AssertionError(f"no handler for {type(command).__name__}")
 
-    def tick(self) -> None:
-        now = self._clock.now()
-        for rfq in handlers_expiry.due_for_expiry(self.book, now):
-            expired = handlers_expiry.expire(rfq, self.book, now)
-            self._commit(_decided(expired))
-        timeout = self.policy.settlement_timeout
-        for rfq in handlers_expiry.due_for_settlement_timeout(self.book, now, timeout):
-            timed_out = handlers_settlement.settlement_timed_out(rfq, self.book, now, self.policy.settlement_timeout_s)
-            self._commit(_decided(timed_out))
-        refreshed = handlers_quotes.refresh_presented(self.book, now)
-        if not refreshed.is_empty:
-            self._commit(_decided(refreshed))
-        self._poll_operator_commands()
-        self.book.forget_terminal(TERMINAL_RFQS_KEPT_IN_MEMORY)
+    def _refused(self, uow: GatewayUnitOfWork, command: object, refusal: DomainRejection, batch: _Batch) -> None:
+        log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value, text=refusal.text)
+        batch.outbound.extend(rejection_for(command, refusal, self.book))
+        if isinstance(command, RequestQuote):
+            self.sessions.record_rejection(uow, command, refusal)
+
+    def _seen_before(self, uow: GatewayUnitOfWork, origin: Inbound, batch: _Batch) -> bool:
+        """A message processed already: below the session's progress, or a PossDup whose id is known."""
+        progress = batch.progress.get(origin.session) or self.progress.get(origin.session)
+        if progress is not None and progress.covers(origin.seq):
+            log.info("duplicate_message_skipped", seq=origin.seq, last_processed=progress.last_seq)
+            return True
+        if origin.poss_dup and already_processed(origin.command, self.book, uow.store):
+            log.info("resent_message_already_processed", seq=origin.seq, command=type(origin.command).__name__)
+            self._advance(origin, batch)
+            return True
+        return False
+
+    def _advance(self, origin: Inbound, batch: _Batch) -> None:
+        progress = batch.progress.get(origin.session) or self.progress.get(origin.session)
+        if progress is None:
+            return  # the session's logon was never seen (a test driving the engine directly)
+        batch.progress[origin.session] = progress.advanced_to(origin.seq)
+
+    def _order_status(self, uow: GatewayUnitOfWork, command: QueryOrder) -> out.Outbound:
+        rfq = self.book.rfq_by_client_id(command.requester, command.cl_ord_id)
+        if rfq is None:
+            rfq = uow.store.find_rfq_by_client_id(command.requester, command.cl_ord_id)
+        return handlers_lifecycle.order_status(command, rfq)
 
     def _nbbo_of(self, command: ReportExecution) -> tuple[Decimal, Decimal] | None:
         rfq_id = handlers_settlement.parse_acceptance_id(command.quote_resp_id)
         rfq = self.book.rfq(rfq_id) if rfq_id is not None else None
         return self.policy.reference_nbbo(rfq.symbol) if rfq is not None else None
 
-    # -- commands without a state change --------------------------------------------
-    def _session_status(self, command: SessionStatusChanged) -> None:
-        now = self._clock.now()
-        event = (SessionLoggedOn if command.logged_on else SessionLoggedOut)(
-            rfq_id=None, occurred_at=now, session=command.session)
-        changes = Changeset(events=[event])
-        if command.logged_on:
-            self.book.logged_on.add(command.session)
-        else:
-            self.book.logged_on.discard(command.session)
-            # Cancel on disconnect: a solver that is gone cannot honour its quotes.
-            changes.merge(handlers_quotes.withdraw_solver(command.session, self.book, now, "disconnected"))
-        self._commit(_decided(changes))
-        log.info("session_status", session=command.session, logged_on=command.logged_on)
-
-    def _query_order(self, command: QueryOrder) -> None:
-        rfq = self.book.rfq_by_client_id(command.requester, command.cl_ord_id)
-        if rfq is None:
-            with self._uow_factory() as uow:
-                rfq = uow.store.find_rfq_by_client_id(command.requester, command.cl_ord_id)
-        self._send_all([handlers_lifecycle.order_status(command, rfq)])
-
-    def _poll_operator_commands(self) -> None:
-        if not self._poll_operator or time.monotonic() < self._next_operator_poll:
-            return
-        self._next_operator_poll = time.monotonic() + OPERATOR_POLL_INTERVAL_S
-        with self._uow_factory() as uow:
-            pending = uow.store.pending_operator_commands(OPERATOR_COMMANDS_PER_POLL)
-        for row in pending:
-            command = ApplyOperatorCommand(row.id, row.command, SessionName(row.comp_id))
-            now = self._clock.now()
-            changes, result = handlers_lifecycle.apply_operator_command(command, self.policy, self.book, now)
-
-            def decide(uow: GatewayUnitOfWork, changes: Changeset = changes, result: str = result,
-                       command_id: int = row.id, now: datetime = now) -> Changeset:
-                uow.store.mark_operator_command_applied(command_id, now, result)
-                return changes
-
-            self._commit(decide)
-            log.info("operator_command_applied", command=row.command, session=row.comp_id, result=result)
-
-    # -- the one transactional path ------------------------------------------------
-    def _commit(self, decide: Decide) -> Changeset:
-        """Decide and record in one transaction; only after the commit apply and send.
+    # -- decisions outside an inbound message (timers, operators, start) --------------------
+    def commit(self, decide: Decide) -> Changeset:
+        """Decide and record in a transaction of its own; only after the commit apply and send.
 
         An exception before the commit propagates (nothing was written). After the commit
         nothing propagates: the change is durable and must be applied and reported."""
         changes = record(self._uow_factory, decide)
-        self._apply_committed(changes)
+        self._apply_in_memory(changes)
+        self._send_all(changes.outbound)
+        self._after_commit(changes)
         return changes
 
-    def _apply_committed(self, changes: Changeset) -> None:
+    # -- memory, sending, observers ------------------------------------------------------------
+    def _apply_in_memory(self, changes: Changeset) -> None:
         try:
             self.book.apply(changes)
         except Exception:  # noqa: BLE001 - memory must follow the database: rebuild it from there
             log.critical("book_apply_failed_reloading", exc_info=True)
             self._reload_book()
+
+    def _after_commit(self, changes: Changeset) -> None:
         for rfq in changes.rfqs:
             log.debug("rfq_state", rfq_id=rfq.rfq_id, session=rfq.requester, state=rfq.state.value)
         for note in changes.notes:
             log.info("engine_note", note=note)
-        self._send_all(changes.outbound)
-        self._notify_observers(changes)
-
-    def _notify_observers(self, changes: Changeset) -> None:
-        """Metrics, the console, monitors: they see every committed change, after it was sent.
-        An observer's failure is logged and never reaches the engine."""
         for observer in self._observers:
             try:
                 observer(changes)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - an observer's failure never reaches the engine
                 log.exception("observer_failed", observer=getattr(observer, "__name__", repr(observer)))
+
+    def _send_all(self, messages: list[out.Outbound]) -> None:
+        """Send each message; a failure to render or send one is logged and never stops the rest."""
+        for message in messages:
+            try:
+                self._send(message)
+            except Exception:  # noqa: BLE001
+                log.exception("send_failed", message=type(message).__name__, to=getattr(message, "to", None))
 
     def _reload_book(self) -> None:
         with self._uow_factory() as uow:
@@ -242,19 +254,23 @@ class RfqEngine:
         fresh.disabled_solvers.update(self.book.disabled_solvers)
         self.book = fresh
 
-    def _record_rejection(self, command: RequestQuote, refusal: DomainRejection) -> None:
-        """Best effort: an audit event for a refused RFQ; the refusal is sent whatever happens here."""
-        try:
-            self._write_rejection_event(command, refusal)
-        except Exception:  # noqa: BLE001
-            log.exception("rejection_event_failed")
+    def uow(self) -> GatewayUnitOfWork:
+        return self._uow_factory()
 
-    def _write_rejection_event(self, command: RequestQuote, refusal: DomainRejection) -> None:
-        with self._uow_factory() as uow:
-            uow.store.record_event(RfqRejected(
-                rfq_id=None, occurred_at=self._clock.now(), reason=refusal.reason.value,
-                text=f"{command.requester} {command.client_req_id}: {refusal.text}"))
-            uow.commit()
+    def now(self) -> datetime:
+        return self._clock.now()
+
+
+def _command_of(item: object) -> object:
+    return item.command if isinstance(item, Inbound) else item
+
+
+def _failure(command: object) -> list[out.Outbound]:
+    try:
+        return failure_reply(command, RejectReason.OTHER, INTERNAL_ERROR_TEXT)
+    except Exception:  # noqa: BLE001 - nothing more can be done for this message
+        log.exception("refusal_failed", command=type(command).__name__)
+        return []
 
 
 def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:
@@ -262,11 +278,3 @@ def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:
         return uow.store.find_rfq_by_client_id(requester, client_req_id) is not None
 
     return id_taken
-
-
-def _decided(changes: Changeset) -> Decide:
-    """A decision already made outside the unit of work (timers, session status): just record it."""
-    def decide(uow: GatewayUnitOfWork) -> Changeset:
-        return changes
-
-    return decide

@@ -45,8 +45,7 @@ def rejection_for(command: object, refusal: DomainRejection, book: RfqBook) -> l
             return [out.BusinessReject(to=command.requester, ref_msg_type="AJ", ref_id=command.client_resp_id,
                                        reason=refusal.reason, text=refusal.text)]
         case ReportExecution():
-            return [out.BusinessReject(to=command.solver, ref_msg_type="8", ref_id=command.exec_id,
-                                       reason=refusal.reason, text=refusal.text)]
+            return [refused_ack(command, refusal.reason, refusal.text)]
     raise AssertionError(f"no rejection for {type(command).__name__}")
 
 
@@ -85,10 +84,17 @@ def failure_reply(command: object, reason: RejectReason, text: str) -> list[out.
         case AcceptQuote():
             return [_business(command.requester, "AJ", command.client_resp_id, reason, text)]
         case ReportExecution():
-            return [_business(command.solver, "8", command.exec_id, reason, text)]
+            return [refused_ack(command, reason, text)]
         case QueryOrder():
             return [_business(command.requester, "H", command.cl_ord_id, reason, text)]
     return []  # not a counterparty's message (a session status change, an operator command): nobody to answer
+
+
+def refused_ack(command: ReportExecution, reason: RejectReason, text: str) -> out.ExecutionAck:
+    """A solver's fill report that settled nothing: the solver must not treat its trade as settled."""
+    return out.ExecutionAck(to=command.solver, quote_resp_id=command.quote_resp_id, exec_id=command.exec_id,
+                            status=out.ExecutionAckStatus.REFUSED, last_price=command.last_price,
+                            last_quantity=command.last_quantity, reason=reason, text=text)
 
 
 def _business(to: SessionName, ref_msg_type: str, ref_id: str, reason: RejectReason, text: str) -> out.BusinessReject:

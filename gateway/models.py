@@ -89,5 +89,6 @@ class SessionProgressRow(Base):
     __tablename__ = "session_progress"
 
     comp_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence_epoch: Mapped[datetime] = mapped_column(UtcDateTime())  # when its MsgSeqNums last started at 1
     last_processed_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

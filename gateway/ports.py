@@ -7,16 +7,18 @@ tests/fakes.py has in-memory ones so the engine runs in unit tests without a dat
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Protocol
 
 from core.events import DomainEvent
-from core.types import SessionName
+from core.types import RfqId, SessionName
 from gateway.access.operator import OperatorCommand
-from gateway.domain.book import Changeset, RfqBook
+from gateway.domain.book import Changeset, RfqBook, SettledFill
 from gateway.domain.ledger_intents import BalanceReader
+from gateway.domain.progress import SessionProgress
 from gateway.domain.rfq import Rfq
 
 
@@ -52,6 +54,16 @@ class GatewayStore(Protocol):
 
     def mark_operator_command_applied(self, command_id: int, at: datetime, result: str) -> None: ...
 
+    def settled_fill(self, rfq_id: RfqId, exec_id: str) -> SettledFill | None: ...
+
+    def rfq_by_acceptance(self, requester: SessionName, client_resp_id: str) -> Rfq | None: ...
+
+    def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool: ...
+
+    def load_progress(self) -> dict[SessionName, SessionProgress]: ...
+
+    def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None: ...
+
 
 class GatewayUnitOfWork(Protocol):
     """`with uow: ...; uow.commit()` -- leaving the block without commit rolls everything back."""
@@ -66,5 +78,9 @@ class GatewayUnitOfWork(Protocol):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside a unit of work: a block whose writes roll back alone when it raises."""
+        ...
 
     def commit(self) -> None: ...

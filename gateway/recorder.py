@@ -12,8 +12,9 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 
 from core.refusal import RejectReason
+from core.state_machine import InvalidTransition
 from gateway.domain.book import Changeset
-from gateway.domain.errors import DomainRejection
+from gateway.domain.errors import DomainRejection, as_rejection
 from gateway.domain.ledger_intents import LedgerIntent, LockFunds, PostHold, TransferFunds, VoidHold
 from gateway.ports import GatewayUnitOfWork, LedgerPort
 from ledger.errors import InsufficientFunds
@@ -31,6 +32,31 @@ def record(uow_factory: Callable[[], GatewayUnitOfWork], decide: Decide) -> Chan
             uow.commit()
         except IntegrityError:
             raise DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id") from None
+    return changes
+
+
+class Refused(Exception):
+    """A command of a batch was refused; its savepoint is rolled back, the batch goes on."""
+
+    def __init__(self, rejection: DomainRejection) -> None:
+        super().__init__(rejection.text)
+        self.rejection = rejection
+
+
+def record_in_savepoint(uow: GatewayUnitOfWork, decide: Decide) -> Changeset:
+    """Decide and stage one command in its own savepoint of the batch's transaction (no commit).
+
+    Raises Refused (the savepoint rolled back) when the command is refused; any other
+    exception also leaves the savepoint rolled back and propagates."""
+    try:
+        with uow.savepoint():
+            changes = decide(uow)
+            execute_intents(uow.ledger, changes.ledger)
+            uow.store.save(changes)
+    except (DomainRejection, InvalidTransition) as error:
+        raise Refused(as_rejection(error)) from None
+    except IntegrityError:
+        raise Refused(DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id")) from None
     return changes
 
 

@@ -2,6 +2,8 @@
 work the engine records each step in (gateway.ports.GatewayUnitOfWork)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
@@ -12,10 +14,11 @@ from core.clock import Clock
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName, Side
 from gateway.access.operator import OperatorCommand, OperatorQueue
-from gateway.domain.book import Changeset, RfqBook
+from gateway.domain.book import Changeset, RfqBook, SettledFill
+from gateway.domain.progress import SessionProgress
 from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
-from gateway.models import FillRow, QuoteRow, RfqRow
+from gateway.models import FillRow, QuoteRow, RfqRow, SessionProgressRow
 from ledger.ledger import Ledger
 from ledger.uow import SqlUnitOfWork
 
@@ -40,6 +43,32 @@ class SqlGatewayStore:
 
     def pending_operator_commands(self, limit: int) -> list[OperatorCommand]:
         return OperatorQueue(self._uow.session).pending(limit)
+
+    def settled_fill(self, rfq_id: RfqId, exec_id: str) -> SettledFill | None:
+        row = self._uow.session.execute(
+            select(QuoteRow.solver_session, RfqRow.symbol, FillRow.last_price, FillRow.last_quantity)
+            .join(QuoteRow, QuoteRow.id == FillRow.quote_id).join(RfqRow, RfqRow.id == FillRow.rfq_id)
+            .where(FillRow.rfq_id == rfq_id, FillRow.exec_id == exec_id)).first()
+        return None if row is None else SettledFill(row[0], row[1], row[2], row[3])
+
+    def rfq_by_acceptance(self, requester: SessionName, client_resp_id: str) -> Rfq | None:
+        row = self._uow.session.scalar(select(RfqRow).where(RfqRow.requester_session == requester,
+                                                            RfqRow.client_resp_id == client_resp_id).limit(1))
+        return rfq_from_row(row) if row is not None else None
+
+    def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool:
+        found = self._uow.session.scalar(select(QuoteRow.id).where(
+            QuoteRow.rfq_id == rfq_id, QuoteRow.solver_session == solver,
+            QuoteRow.solver_quote_id == solver_quote_id).limit(1))
+        return found is not None
+
+    def load_progress(self) -> dict[SessionName, SessionProgress]:
+        rows = self._uow.session.scalars(select(SessionProgressRow)).all()
+        return {SessionName(row.comp_id): SessionProgress(row.sequence_epoch, row.last_processed_seq) for row in rows}
+
+    def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None:
+        self._uow.session.merge(SessionProgressRow(comp_id=session, sequence_epoch=progress.epoch,
+                                                   last_processed_seq=progress.last_seq, updated_at=at))
 
     def mark_operator_command_applied(self, command_id: int, at: datetime, result: str) -> None:
         OperatorQueue(self._uow.session).mark_applied(command_id, at, result)
@@ -70,6 +99,12 @@ class SqlGatewayUnitOfWork:
     @property
     def session(self) -> Session:
         return self._inner.session
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """One command of a batch: its writes are undone alone if it is refused (SAVEPOINT)."""
+        with self._inner.session.begin_nested():
+            yield
 
     def commit(self) -> None:
         self._inner.commit()

@@ -18,6 +18,7 @@ from runtime.fair_queue import FairQueue, LaneFull
 
 log = structlog.get_logger(__name__)
 
+BATCH_LIMIT = 256  # commands handed to a batch handler at once: bounds one transaction's size
 QUEUE_LIMIT = 10_000  # back-pressure: a full lane refuses work instead of growing without bound
 TOTAL_QUEUE_LIMIT = 100_000  # all lanes together
 CONTROL_LANE = "__control__"  # stop and call() tasks: never refused
@@ -36,9 +37,16 @@ class CommandWorker:
         on_tick: Callable[[], None] | None = None,
         tick_interval_s: float = 0.05,
         queue_limit: int = QUEUE_LIMIT,
+        handle_batch: Callable[[list[Any]], None] | None = None,
+        batch_limit: int = BATCH_LIMIT,
     ) -> None:
+        """`handle_batch`: takes every command waiting (up to `batch_limit`) at once, so the
+        handler can commit them in one transaction; `handle` then only serves single commands."""
+        assert batch_limit >= 1
         self.name = name
         self._handle = handle
+        self._handle_batch = handle_batch
+        self._batch_limit = batch_limit
         self._on_tick = on_tick
         self._tick_interval_s = tick_interval_s
         self._queue = FairQueue(queue_limit, max(queue_limit, TOTAL_QUEUE_LIMIT))
@@ -102,10 +110,40 @@ class CommandWorker:
                 continue
             if command is STOP:
                 return
-            self._dispatch(command)
+            if self._handle_batch is not None and not isinstance(command, _Task):
+                if self._run_batch(command):
+                    return
+            else:
+                self._dispatch(command)
             self._tick()
             if not len(self._queue):
                 self._idle.set()
+
+    def _run_batch(self, first: Any) -> bool:
+        """Hand `first` and whatever else is waiting to the batch handler; True when STOP was seen."""
+        assert self._handle_batch is not None
+        batch = [first]
+        stop_seen = False
+        for item in self._queue.drain(self._batch_limit - 1):
+            if item is STOP:
+                stop_seen = True  # finish what was queued before it, then stop
+            elif isinstance(item, _Task):
+                self._call_batch(batch)
+                batch = []
+                self._dispatch(item)
+            else:
+                batch.append(item)
+        self._call_batch(batch)
+        return stop_seen
+
+    def _call_batch(self, batch: list[Any]) -> None:
+        if not batch:
+            return
+        assert self._handle_batch is not None
+        try:
+            self._handle_batch(batch)
+        except Exception:  # noqa: BLE001 - one bad batch must not stop the loop
+            log.exception("batch_failed", worker=self.name, commands=len(batch))
 
     def _dispatch(self, command: Any) -> None:
         try:

@@ -8,15 +8,18 @@ transaction. The SQL adapters keep their own tests on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 
 from core.events import DomainEvent
-from core.types import SessionName
+from core.types import RfqId, SessionName
 from gateway.access.operator import OperatorCommand
-from gateway.domain.book import Changeset, RfqBook
+from gateway.domain.book import Changeset, RfqBook, SettledFill
+from gateway.domain.progress import SessionProgress
 from gateway.domain.rfq import Rfq
 from ledger.errors import HoldNotFound, InsufficientFunds
 
@@ -105,11 +108,36 @@ class FakeGatewayStore:
     saved: list[Changeset] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
     operator_commands: list[OperatorCommand] = field(default_factory=list)
+    progress: dict[SessionName, SessionProgress] = field(default_factory=dict)
+    fills: dict[tuple[int, str], SettledFill] = field(default_factory=dict)
+    quotes: set[tuple[SessionName, str, int]] = field(default_factory=set)
 
     def save(self, changes: Changeset) -> None:
         self.saved.append(changes)
         self.rfqs.update({rfq.rfq_id: rfq for rfq in changes.rfqs})
         self.events.extend(changes.events)
+        self.quotes.update((quote.solver, quote.solver_quote_id, quote.rfq_id) for quote in changes.quotes)
+        for fill in changes.fills:
+            rfq = self.rfqs[fill.rfq_id]
+            solver = next(q.solver for c in self.saved for q in c.quotes if q.quote_id == fill.quote_id)
+            self.fills[(fill.rfq_id, fill.exec_id)] = SettledFill(solver, rfq.symbol, fill.last_price,
+                                                                  fill.last_quantity)
+
+    def settled_fill(self, rfq_id: RfqId, exec_id: str) -> SettledFill | None:
+        return self.fills.get((rfq_id, exec_id))
+
+    def rfq_by_acceptance(self, requester: SessionName, client_resp_id: str) -> Rfq | None:
+        return next((rfq for rfq in self.rfqs.values()
+                     if rfq.requester == requester and rfq.client_resp_id == client_resp_id), None)
+
+    def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool:
+        return (solver, solver_quote_id, rfq_id) in self.quotes
+
+    def load_progress(self) -> dict[SessionName, SessionProgress]:
+        return dict(self.progress)
+
+    def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None:
+        self.progress[session] = progress
 
     def record_event(self, event: DomainEvent) -> None:
         self.events.append(event)
@@ -152,6 +180,16 @@ class FakeUnitOfWork:
             self.ledger.__dict__.update(ledger.__dict__)
             self.store.__dict__.update(store.__dict__)
         self._snapshot = None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        ledger, store = copy.deepcopy(self.ledger), copy.deepcopy(self.store)
+        try:
+            yield
+        except BaseException:
+            self.ledger.__dict__.update(ledger.__dict__)
+            self.store.__dict__.update(store.__dict__)
+            raise
 
     def commit(self) -> None:
         self._snapshot = None

@@ -39,11 +39,6 @@ def start_id_prefix(wall_clock: Callable[[], datetime] = SystemClock().now) -> s
     return f"V{started:%Y%m%d%H%M%S}{started.microsecond // 1000:03d}"
 
 
-# Sequence numbers survive a client's restart, so QuickFIX replays the reports (fills
-# included) a disconnected client missed: the broker connector relies on it.
-PERSISTENT_SEQUENCES = {"ResetOnLogon": "N", "ResetOnLogout": "N", "ResetOnDisconnect": "N"}
-
-
 class VenueServer:
     def __init__(self, host: str, port: int, venue_comp_id: str, client_comp_ids: list[str], data_dir: Path,
                  data_dictionary: Path, market: Market, seed: int, tick_interval_s: float = 0.0,
@@ -73,7 +68,9 @@ class VenueServer:
         self.application = VenueApplication(self.engine, clock, latency_s, queue_size)
         spec = EngineSpec(
             name=f"venue-{venue_comp_id}", connection_type="acceptor", host=host, port=port,
-            sessions=tuple(SessionSpec(venue_comp_id, client, PERSISTENT_SEQUENCES) for client in client_comp_ids),
+            # Persistent sequence numbers (the default): QuickFIX replays the reports, fills
+            # included, that a disconnected client missed; the broker connector relies on it.
+            sessions=tuple(SessionSpec(venue_comp_id, client) for client in client_comp_ids),
             data_dir=Path(data_dir), data_dictionary=Path(data_dictionary),
         )
         self._fix_engine = FixEngine(spec, self.application)

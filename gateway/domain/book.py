@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName
@@ -28,6 +29,16 @@ class FillRecord:
     occurred_at: datetime
     nbbo_bid: object = None
     nbbo_offer: object = None
+
+
+@dataclass(frozen=True)
+class SettledFill:
+    """A fill the ledger already settled, as found in SQL by its RFQ and ExecID."""
+
+    solver: str
+    symbol: str
+    last_price: Decimal
+    last_quantity: Decimal
 
 
 @dataclass

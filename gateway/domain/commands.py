@@ -74,6 +74,23 @@ class ReportExecution:
 class SessionStatusChanged:
     session: SessionName
     logged_on: bool
+    # On logon: when the session's sequence numbers last started at 1 (its FIX store's creation
+    # time, to the second) and the next MsgSeqNum QuickFIX expects from the counterparty.
+    sequence_epoch: datetime | None = None
+    next_expected_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One application message as the FIX boundary translated it, with its place in the session.
+
+    The engine records `seq` as the session's last processed MsgSeqNum in the same transaction
+    as the message's effects (exactly-once intake); `poss_dup` is PossDupFlag (43)."""
+
+    command: object
+    session: SessionName
+    seq: int
+    poss_dup: bool = False
 
 
 @dataclass(frozen=True)

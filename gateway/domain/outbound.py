@@ -74,6 +74,28 @@ class NotifyQuoteAccepted:
     side: Side  # the requester's side; the solver takes the other side
     quantity: Decimal
     price: Decimal
+    settle_by: datetime | None = None  # ValidUntilTime (62): report the execution before this
+
+
+class ExecutionAckStatus(StrEnum):
+    ACCEPTED = "accepted"  # the fill is settled in the ledger (or was already, under this ExecID)
+    REFUSED = "refused"  # nothing was settled: DKReason and Text say why
+
+
+@dataclass(frozen=True)
+class ExecutionAck:
+    """ExecutionAcknowledgement (35=BN, back-ported from FIX 5.0 SP1): the answer to every
+    ExecutionReport a solver sends. The solver treats its trade as settled only on ACCEPTED."""
+
+    to: SessionName
+    quote_resp_id: str
+    exec_id: str
+    status: ExecutionAckStatus
+    symbol: str | None = None
+    last_price: Decimal | None = None
+    last_quantity: Decimal | None = None
+    reason: RejectReason | None = None
+    text: str | None = None
 
 
 class ReportKind(StrEnum):
@@ -129,5 +151,5 @@ class BusinessReject:
 
 Outbound = (
     ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatusReport
-    | NotifyQuoteAccepted | RequesterReport | OrderCancelReject | BusinessReject
+    | NotifyQuoteAccepted | RequesterReport | OrderCancelReject | BusinessReject | ExecutionAck
 )

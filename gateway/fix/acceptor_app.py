@@ -21,7 +21,7 @@ from core.clock import Clock
 from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
-from gateway.domain.commands import SessionStatusChanged
+from gateway.domain.commands import Inbound, SessionStatusChanged
 from gateway.domain.policy import GatewayPolicy
 from gateway.engine_rejects import failure_reply
 from gateway.fix import execution_codec, order_codec, quote_codec
@@ -39,6 +39,7 @@ from transport.fix.application import (
 from transport.fix.dictionary import describe_tag
 from transport.fix.errors import OTHER, FixDecodeError, MissingField
 from transport.fix.rejects import CONDITIONALLY_REQUIRED_FIELD_MISSING, business_reject, session_reject
+from transport.fix.roll import CreatedAt
 from transport.fix.settings_builder import session_id
 
 log = structlog.get_logger(__name__)
@@ -88,6 +89,8 @@ class GatewayApplication(GuardedApplication):
         self._live_lock = threading.Lock()
         self._forced_logouts: set[str] = set()  # sessions we logged out (flood, oversize): enable again after
         self._throttle_logged_at: dict[str, float] = {}
+        # Set once QuickFIX's engine exists (it needs this application first): the sequence epoch source.
+        self.sequence_epoch: CreatedAt = lambda session: None
 
     def live_sessions(self) -> set[str]:
         """Counterparties logged on right now (read by the logon screen on its own thread)."""
@@ -109,7 +112,13 @@ class GatewayApplication(GuardedApplication):
         self._intake.reset(comp_id)
         with self._live_lock:
             self._live.add(comp_id)
-        self._worker.submit(SessionStatusChanged(SessionName(comp_id), logged_on=True), lane=comp_id, force=True)
+        quickfix_session = fix.Session.lookupSession(session)
+        next_expected = int(quickfix_session.getExpectedTargetNum()) if quickfix_session is not None else None
+        # Ahead of any message of this connection in the session's lane: the engine learns here
+        # whether the sequence numbers were reset (141=Y, the roll) before it counts messages.
+        status = SessionStatusChanged(SessionName(comp_id), logged_on=True, sequence_epoch=self.sequence_epoch(session),
+                                      next_expected_seq=next_expected)
+        self._worker.submit(status, lane=comp_id, force=True)
 
     def handle_logout(self, session: fix.SessionID) -> None:
         comp_id = session.getTargetCompID().getValue()
@@ -148,10 +157,13 @@ class GatewayApplication(GuardedApplication):
         command = self._decode(kind, message, sender, session)
         if command is None:
             return
+        header = message.getHeader()
+        inbound = Inbound(command, sender, int(header.getField(34)),
+                          poss_dup=header.isSetField(43) and header.getField(43) == "Y")
         limits = self._intake.limits(sender)
         if self._intake.admit(sender) is Admission.ADMITTED:
             try:
-                self._worker.submit(command, lane=sender, lane_limit=limits.queue_limit)
+                self._worker.submit(inbound, lane=sender, lane_limit=limits.queue_limit)
                 return
             except QueueFull:
                 text = f"throttled: {limits.queue_limit} messages of {sender} are already waiting; message refused"
@@ -240,6 +252,8 @@ class OutboundSender:
                 return execution_codec.encode_requester_report(message, now)
             case out.BusinessReject():
                 return execution_codec.encode_business_reject(message)
+            case out.ExecutionAck():
+                return execution_codec.encode_execution_ack(message)
             case out.OrderCancelReject():
                 status = execution_codec.order_status_code(message.status, Decimal(0), Decimal(1))
                 return order_codec.encode_cancel_reject(message, status)

@@ -46,6 +46,14 @@ ORD_REJ_REASON_CODES = {
 }
 ORD_REJ_REASON = 103
 
+# ExecAckStatus (1036) and DKReason (127) of an ExecutionAcknowledgement (BN)
+EXEC_ACK_STATUS_CODES = {out.ExecutionAckStatus.ACCEPTED: "1", out.ExecutionAckStatus.REFUSED: "2"}
+DK_REASON_CODES = {
+    RejectReason.UNKNOWN_SYMBOL: "A", RejectReason.INVALID_QUANTITY: "C", RejectReason.UNKNOWN_ID: "D",
+    RejectReason.WRONG_STATE: "D", RejectReason.INVALID_PRICE: "E",
+}
+DK_REASON_OTHER = "Z"
+
 # BusinessRejectReason (380)
 BUSINESS_REASON_CODES = {RejectReason.UNKNOWN_ID: 1, RejectReason.NOT_AUTHORIZED: 6}
 
@@ -110,6 +118,21 @@ def encode_requester_report(report: out.RequesterReport, now: datetime) -> fix.M
     put(message, t.AVG_PX, report.average_price if report.average_price is not None else Decimal(0))
     put(message, t.TRANSACT_TIME, now)
     put(message, t.TEXT, report.text)
+    return message
+
+
+def encode_execution_ack(ack: out.ExecutionAck) -> fix.Message:
+    """ExecutionAcknowledgement (BN): OrderID is the acceptance's QuoteRespID the solver reported under."""
+    message = new_message("BN")
+    put(message, t.ORDER_ID, ack.quote_resp_id)
+    put(message, t.EXEC_ACK_STATUS, EXEC_ACK_STATUS_CODES[ack.status])
+    put(message, t.EXEC_ID, ack.exec_id)
+    if ack.status is out.ExecutionAckStatus.REFUSED:
+        put(message, t.DK_REASON, DK_REASON_CODES.get(ack.reason, DK_REASON_OTHER) if ack.reason else DK_REASON_OTHER)
+    put(message, t.SYMBOL, ack.symbol)
+    put(message, t.LAST_QTY, ack.last_quantity)
+    put(message, t.LAST_PX, ack.last_price)
+    put(message, t.TEXT, ack.text)
     return message
 
 

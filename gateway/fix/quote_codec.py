@@ -169,5 +169,6 @@ def encode_acceptance(message: out.NotifyQuoteAccepted) -> fix.Message:
     put(fix_message, t.SIDE, SIDE_CODES[message.side])
     put(fix_message, t.ORDER_QTY, message.quantity)
     put(fix_message, t.PRICE, message.price)
+    put(fix_message, t.VALID_UNTIL_TIME, message.settle_by)  # report the execution before this
     put(fix_message, t.TEXT, message.quote_req_id)
     return fix_message

@@ -6,6 +6,7 @@ so all of it commits together or not at all (a rollback also leaves the in-memor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from core.money import CASH_ASSET
 from core.refusal import RejectReason
 from core.types import QuoteId, RfqId, Side
 from gateway.domain import outbound as out
-from gateway.domain.book import Changeset, FillRecord, RfqBook
+from gateway.domain.book import Changeset, FillRecord, RfqBook, SettledFill
 from gateway.domain.commands import AcceptQuote, ExecutionOutcome, ReportExecution, ResponseType
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import QuoteAccepted, RfqExecutionFailed, RfqFilled, RfqSettled
@@ -48,6 +49,9 @@ def parse_acceptance_id(quote_resp_id: str) -> RfqId | None:
     return RfqId(int(number)) if prefix == "acc" and number.isdigit() else None
 
 
+FindSettledFill = Callable[[RfqId, str], SettledFill | None]
+
+
 def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
     cash = requester_cash_amount(rfq.side, price, quantity)
     if rfq.side is Side.BUY:
@@ -77,6 +81,7 @@ def accept_quote(command: AcceptQuote, book: RfqBook, now: datetime,
 
 def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, now: datetime,
            expires_at: datetime | None = None) -> Changeset:
+    """`expires_at`: the settlement deadline; the holds expire then, and the solver is told it."""
     """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
     price = quoted_price(rfq, quote)
     amounts = legs(rfq, price, rfq.quantity)
@@ -90,6 +95,7 @@ def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, no
     changes.outbound.append(out.NotifyQuoteAccepted(
         to=quote.solver, quote_resp_id=acceptance_id(rfq.rfq_id), solver_quote_id=quote.solver_quote_id,
         quote_req_id=rfq.solver_query_id(), symbol=rfq.symbol, side=rfq.side, quantity=rfq.quantity, price=price,
+        settle_by=expires_at,
     ))
     if not rfq.is_order:  # an order already had its New report when it arrived
         changes.outbound.append(requester_report(accepted, out.ReportKind.NEW, f"{rfq.rfq_id}-new", quote))
@@ -157,10 +163,20 @@ def _winning_context(command: ReportExecution, book: RfqBook) -> tuple[Rfq, Quot
 
 
 def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
-                     nbbo: tuple[Decimal, Decimal] | None = None) -> Changeset:
+                     nbbo: tuple[Decimal, Decimal] | None = None,
+                     find_settled: FindSettledFill = lambda rfq_id, exec_id: None) -> Changeset:
+    """A solver's ExecutionReport: settle the fill (or end the RFQ on a failure) and acknowledge it.
+
+    A report repeated under an ExecID that already settled (the solver retrying after a
+    reconnect, its acknowledgement lost) settles nothing and is acknowledged again."""
+    repeated = _repeated_report(command, book, find_settled)
+    if repeated is not None:
+        return repeated
     rfq, quote = _winning_context(command, book)
     if command.outcome is ExecutionOutcome.FAILED:
-        return execution_failed(rfq, quote, command, now)
+        changes = execution_failed(rfq, quote, command, now)
+        changes.outbound.append(_ack(command, rfq.symbol, None, None))
+        return changes
     quoted = quoted_price(rfq, quote)
     price, quantity = check_fill(rfq, quoted, command.last_price, command.last_quantity)
     settled, intents = settle(rfq, quote, price, quantity)
@@ -181,7 +197,30 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
         changes.outbound.append(requester_report(
             filled, out.ReportKind.REMAINDER_RELEASED, f"{rfq.rfq_id}-done", quote,
             text=f"partial fill: {rfq.quantity - quantity} not filled; locked funds released"))
+    changes.outbound.append(_ack(command, rfq.symbol, price, quantity))
     return changes
+
+
+def _repeated_report(command: ReportExecution, book: RfqBook, find_settled: FindSettledFill) -> Changeset | None:
+    """The acknowledgement of a fill already settled under this ExecID, or None for a new report."""
+    rfq_id = parse_acceptance_id(command.quote_resp_id)
+    if rfq_id is None:
+        return None
+    rfq = book.rfq(rfq_id)
+    if rfq is not None and rfq.state is RfqState.ACCEPTED_BINDING:
+        return None  # the common case, answered from memory: not settled yet
+    earlier = find_settled(rfq_id, command.exec_id)
+    if earlier is None or earlier.solver != command.solver:
+        return None
+    return Changeset(outbound=[_ack(command, earlier.symbol, earlier.last_price, earlier.last_quantity,
+                                    text="already settled under this ExecID")])
+
+
+def _ack(command: ReportExecution, symbol: str, price: Decimal | None, quantity: Decimal | None,
+         text: str | None = None) -> out.ExecutionAck:
+    return out.ExecutionAck(to=command.solver, quote_resp_id=command.quote_resp_id, exec_id=command.exec_id,
+                            status=out.ExecutionAckStatus.ACCEPTED, symbol=symbol, last_price=price,
+                            last_quantity=quantity, text=text)
 
 
 def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None,

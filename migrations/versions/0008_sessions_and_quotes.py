@@ -1,5 +1,5 @@
 """exactly-once intake (session_progress), quote sequence numbers that survive restarts, the
-broker's own quotes
+broker's own quotes and its report deadlines
 
 Revision ID: 0008
 Revises: 0007
@@ -26,6 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "session_progress",
         sa.Column("comp_id", sa.String(length=64), nullable=False),
+        sa.Column("sequence_epoch", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_processed_seq", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("comp_id", name=op.f("pk_session_progress")),
@@ -54,9 +55,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("quote_id", name=op.f("pk_broker_quotes")),
     )
     op.create_index(op.f("ix_broker_quotes_valid_until"), "broker_quotes", ["valid_until"])
+    op.add_column("broker_rfqs", sa.Column("settle_by", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("broker_rfqs") as batch:
+        batch.drop_column("settle_by")
     op.drop_index(op.f("ix_broker_quotes_valid_until"), table_name="broker_quotes")
     op.drop_table("broker_quotes")
     with op.batch_alter_table("quotes") as batch:

@@ -126,6 +126,8 @@ def test_filled_sell_won_by_a_solver_with_price_improvement(running):
         winning_bid, Decimal(5), "2")
     improved = winning_bid + Decimal("0.013")
     fill(solver2, acceptance, improved, Decimal(5), exec_id="s2-fill-1")
+    settled = solver2.wait_for(lambda m: m.msg_type == "BN")  # ExecutionAcknowledgement: settled
+    assert (settled[17], settled[1036], settled[37]) == ("s2-fill-1", "1", acceptance[t.QUOTE_RESP_ID])
     filled = report(req, resp_id, "F")
     assert (Decimal(filled[t.LAST_PX]), filled[t.ORD_STATUS]) == (improved, "2")
     received = (improved * 5).quantize(CENT, rounding=ROUND_CEILING)
@@ -135,8 +137,9 @@ def test_filled_sell_won_by_a_solver_with_price_improvement(running):
     assert running.balance("SOLVER2", "USDC") == (s2_usdc0[0] - received, Decimal(0))
     # A second fill for the same RFQ is refused and changes nothing.
     fill(solver2, acceptance, improved, Decimal(5), exec_id="s2-fill-2")
-    refused = solver2.wait_for(lambda m: m.msg_type == "j")
-    assert refused[t.REF_MSG_TYPE] == "8" and "already Filled" in refused[t.TEXT]
+    refused = solver2.wait_for(lambda m: m.msg_type == "BN")
+    assert (refused[17], refused[1036], refused[127]) == ("s2-fill-2", "2", "D")
+    assert "already Filled" in refused[t.TEXT]
     running.settle()
     assert running.balance("REQ1", "MSFT") == (msft0[0] - 5, Decimal(0))
 
@@ -222,8 +225,8 @@ def test_out_of_order_messages_are_rejected(running):
     solver1.send("8", [(t.ORDER_ID, "o"), (t.QUOTE_RESP_ID, "acc-1"), (t.EXEC_ID, "not-mine"), (t.EXEC_TYPE, "F"),
                        (t.ORD_STATUS, "2"), (t.SYMBOL, "AAPL"), (t.SIDE, "1"), (t.LAST_QTY, 1), (t.LAST_PX, 1),
                        (t.LEAVES_QTY, 0), (t.CUM_QTY, 1), (t.AVG_PX, 1)])
-    refused = solver1.wait_for(lambda m: m.msg_type == "j" and m.get(t.BUSINESS_REJECT_REF_ID) == "not-mine")
-    assert refused[t.BUSINESS_REJECT_REASON] == "6"
+    refused = solver1.wait_for(lambda m: m.msg_type == "BN" and m.get(t.EXEC_ID) == "not-mine")
+    assert (refused[1036], refused[127]) == ("2", "Z") and "only the winning solver" in refused[t.TEXT]
 
 
 def test_ledger_invariants_hold_after_every_scenario(running):

@@ -188,8 +188,8 @@ def test_bad_fill_reports_are_rejected_and_change_nothing(harness, fill, text):
     harness.engine.handle(stubs.accept_quote())
     before = (harness.balance("REQ1", "USDC"), harness.balance("SOLVER1", "AAPL"))
     harness.engine.handle(fill)
-    [reject] = harness.take(out.BusinessReject)
-    assert reject.ref_msg_type == "8" and text in reject.text
+    [ack] = harness.take(out.ExecutionAck)
+    assert ack.status is out.ExecutionAckStatus.REFUSED and ack.exec_id == fill.exec_id and text in ack.text
     assert (harness.balance("REQ1", "USDC"), harness.balance("SOLVER1", "AAPL")) == before
     with harness.uow() as uow:
         assert uow.session.get(RfqRow, 1).state == RfqState.ACCEPTED_BINDING.value
@@ -202,9 +202,25 @@ def test_second_fill_and_fill_before_acceptance_are_rejected(harness):
     harness.engine.handle(stubs.accept_quote())
     harness.engine.handle(stubs.report_fill())
     harness.engine.handle(stubs.report_fill(exec_id="e2"))
-    rejects = harness.take(out.BusinessReject)
-    assert len(rejects) == 2 and "already Filled" in rejects[1].text
+    acks = harness.take(out.ExecutionAck)
+    assert [ack.status for ack in acks] == [out.ExecutionAckStatus.REFUSED, out.ExecutionAckStatus.ACCEPTED,
+                                            out.ExecutionAckStatus.REFUSED]
+    assert "already Filled" in acks[2].text
     assert harness.balance("REQ1", "AAPL").available == Decimal(60)  # settled exactly once
+
+
+def test_a_repeated_fill_report_is_acknowledged_again_and_settles_nothing(harness):
+    """The solver retries after a reconnect (its acknowledgement lost): same ExecID, same answer."""
+    harness.quoted_rfq()
+    harness.engine.handle(stubs.accept_quote())
+    harness.engine.handle(stubs.report_fill())
+    harness.engine.handle(stubs.report_fill())
+    first, second = harness.take(out.ExecutionAck)
+    assert first.status is second.status is out.ExecutionAckStatus.ACCEPTED
+    assert (second.exec_id, second.last_quantity) == (first.exec_id, first.last_quantity)
+    assert "already settled" in second.text
+    assert harness.balance("REQ1", "AAPL").available == Decimal(60)
+    assert harness.invariants() == []
 
 
 def test_accepting_unknown_or_foreign_quotes_is_rejected(harness):

@@ -68,7 +68,7 @@ CASES = [
     ("acceptance", handlers_settlement, "accept_quote", "rfq", stubs.accept_quote(quote_id="q1-1"),
      out.BusinessReject, lambda m: m.ref_msg_type == "AJ" and m.ref_id == "a1"),
     ("execution report", handlers_settlement, "report_execution", "accepted", stubs.report_fill(),
-     out.BusinessReject, lambda m: m.ref_msg_type == "8" and m.ref_id == "e1"),
+     out.ExecutionAck, lambda m: m.status is out.ExecutionAckStatus.REFUSED and m.exec_id == "e1"),
     ("status request", handlers_lifecycle, "order_status", None,
      QueryOrder(SessionName("REQ1"), "c1", "AAPL", Side.BUY), out.BusinessReject, lambda m: m.ref_msg_type == "H"),
 ]

@@ -68,11 +68,11 @@ def test_a_buy_locks_on_acceptance_and_settles_on_the_fill(rig):
 def test_a_short_requester_is_refused_and_nothing_is_kept():
     rig = Rig(requester_usdc="100")
     shown = rig.quoted()
-    commits_before = rig.unit.commits
+    saved_before = len(rig.store.saved)
     rig.engine.handle(stubs.accept_quote(quote_id=shown.quote_id))
     [reject] = rig.take(out.BusinessReject)
     assert reject.reason is RejectReason.INSUFFICIENT_FUNDS and "insufficient USDC" in reject.text
-    assert rig.unit.commits == commits_before  # rolled back
+    assert len(rig.store.saved) == saved_before  # its savepoint rolled back: nothing of it was kept
     assert (rig.ledger.available("REQ1", "USDC"), rig.ledger.locked("REQ1", "USDC")) == (D(100), D(0))
     assert rig.ledger.locked("SOLVER1", "AAPL") == D(0)
     assert rig.engine.book.rfq(1).state is RfqState.QUOTING

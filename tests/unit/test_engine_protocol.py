@@ -258,7 +258,7 @@ def test_an_accepted_rfq_without_an_execution_report_times_out_and_releases_the_
     assert rejected.kind is out.ReportKind.REJECTED and "within 300 s" in rejected.text
     assert [s.status for s in harness.take(out.QuoteStatusReport, to="SOLVER1")][-1] is out.QuoteAck.EXPIRED
     assert harness.balance("REQ1", "USDC") == type(harness.balance("REQ1", "USDC"))(D("100000.00"), D(0))
-    harness.engine.handle(stubs.report_fill())  # too late
-    [late] = harness.take(out.BusinessReject)
-    assert "Rejected" in late.text
+    harness.engine.handle(stubs.report_fill())  # too late: the solver learns its trade did not settle
+    [late] = harness.take(out.ExecutionAck)
+    assert late.status is out.ExecutionAckStatus.REFUSED and "Rejected" in late.text
     assert harness.invariants() == []

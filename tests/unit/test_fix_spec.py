@@ -19,7 +19,7 @@ EXPECTED_MSG_TYPES = {
     "AG": "QuoteRequestReject", "S": "Quote", "Z": "QuoteCancel", "AI": "QuoteStatusReport",
     "AJ": "QuoteResponse", "D": "NewOrderSingle", "F": "OrderCancelRequest",
     "G": "OrderCancelReplaceRequest", "H": "OrderStatusRequest", "AF": "OrderMassStatusRequest",
-    "8": "ExecutionReport", "9": "OrderCancelReject",
+    "8": "ExecutionReport", "9": "OrderCancelReject", "BN": "ExecutionAcknowledgement",
 }
 
 

@@ -15,6 +15,7 @@ Two more QuickFIX 1.16 hazards shape this class:
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 
 import quickfix as fix
@@ -50,7 +51,8 @@ class FixEngine:
         self.application = application
         # QuickFIX keeps raw pointers to these: hold references for the engine's life.
         self._settings = spec.build()
-        self._store = fix.FileStoreFactory(self._settings)
+        self._store = (fix.MemoryStoreFactory() if spec.store == "memory"
+                       else fix.FileStoreFactory(self._settings))
         self._logs = fix.FileLogFactory(self._settings)
         engine_type = (fix.ThreadedSocketAcceptor if spec.connection_type == "acceptor"
                        else fix.ThreadedSocketInitiator)
@@ -70,6 +72,20 @@ class FixEngine:
             self._engine.stop()
         self._engine = None  # destroyed now (reference count), before any newer engine's sessions exist
         self._logs = self._store = self._settings = None
+
+    def store_created_at(self, session_id: fix.SessionID) -> datetime | None:
+        """When the session's sequence numbers last started at 1: its FileStore's creation time, to the
+        second, read from the store's `.session` file (QuickFIX's Python binding cannot reach the
+        store object itself). None for a memory store, which never outlives the process anyway."""
+        if self.spec.store != "file":
+            return None
+        name = (f"{session_id.getBeginString().getValue()}-{session_id.getSenderCompID().getValue()}-"
+                f"{session_id.getTargetCompID().getValue()}.session")
+        try:
+            text = (self.spec.store_dir / name).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
 
     def is_logged_on(self) -> bool:
         return self._engine is not None and bool(self._engine.isLoggedOn())

@@ -13,10 +13,47 @@ import quickfix as fix
 
 
 @dataclass(frozen=True)
+class SessionOptions:
+    """A session's sequence-number and heartbeat policy (README "Sessions and recovery").
+
+    The default is a persistent session, as at KalshiRT and most brokers' order-entry
+    sessions: sequence numbers survive disconnects and restarts, and messages generated
+    while the counterparty is away are stored and resent when it asks (PossDupFlag=Y).
+    They are reset by the daily roll (transport/fix/roll.py), or by a Logon with 141=Y."""
+
+    heartbeat_s: int = 30  # HeartBtInt our initiators propose; an acceptor uses the counterparty's
+    reset_on_logon: bool = False
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.heartbeat_s <= 300:
+            raise ValueError(f"heartbeat_s must be 1..300 seconds, got {self.heartbeat_s}")
+
+    def quickfix_settings(self) -> dict[str, str]:
+        return {
+            "HeartBtInt": str(self.heartbeat_s),
+            "ResetOnLogon": _yes_no(self.reset_on_logon),
+            "ResetOnLogout": _yes_no(self.reset_on_logout),
+            "ResetOnDisconnect": _yes_no(self.reset_on_disconnect),
+        }
+
+
+def _yes_no(flag: bool) -> str:
+    return "Y" if flag else "N"
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     sender_comp_id: str
     target_comp_id: str
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. SocketConnectHost/Port of one initiator session
+    options: SessionOptions | None = None  # None: the engine's defaults
+
+
+# "file": QuickFIX's FileStore under the data directory (durable across restarts);
+# "memory": nothing survives a restart (benchmarks and throwaway tools only).
+STORE_KINDS = ("file", "memory")
 
 
 @dataclass(frozen=True)
@@ -30,35 +67,45 @@ class EngineSpec:
     sessions: tuple[SessionSpec, ...]
     data_dir: Path
     data_dictionary: Path
-    heartbeat_s: int = 30
+    heartbeat_s: int | None = None  # shorthand for defaults.heartbeat_s
     reconnect_interval_s: int = 1
+    defaults: SessionOptions = SessionOptions()
+    store: str = "file"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "fix" / self.name / "store"
 
     def render(self) -> str:
         if self.connection_type not in ("acceptor", "initiator"):
             raise ValueError(f"connection_type must be acceptor or initiator, got {self.connection_type!r}")
         if not self.sessions:
             raise ValueError(f"engine {self.name} needs at least one session")
-        store = self.data_dir / "fix" / self.name / "store"
+        if self.store not in STORE_KINDS:
+            raise ValueError(f"store must be one of {STORE_KINDS}, got {self.store!r}")
+        defaults = (self.defaults if self.heartbeat_s is None
+                    else SessionOptions(**{**self.defaults.__dict__, "heartbeat_s": self.heartbeat_s}))
+        store = self.store_dir
         logs = self.data_dir / "fix" / self.name / "log"
         lines = [
             "[DEFAULT]",
             f"ConnectionType={self.connection_type}",
             "BeginString=FIX.4.4",
-            "StartTime=00:00:00",
-            "EndTime=00:00:00",
+            # Sessions never end by QuickFIX's clock: it has no time zone, and a 17:00 New York
+            # roll moves in UTC twice a year. transport/fix/roll.py resets them on schedule.
+            "NonStopSession=Y",
             "UseDataDictionary=Y",
             f"DataDictionary={self.data_dictionary}",
             "ValidateUserDefinedFields=Y",
             "AllowUnknownMsgFields=N",
-            f"HeartBtInt={self.heartbeat_s}",
             f"ReconnectInterval={self.reconnect_interval_s}",
+            f"# message store: {self.store}",
             f"FileStorePath={store}",
             f"FileLogPath={logs}",
-            "ResetOnLogon=Y",
-            "ResetOnLogout=Y",
-            "ResetOnDisconnect=Y",
+            "PersistMessages=Y",
             "SocketNodelay=Y",
         ]
+        lines += [f"{key}={value}" for key, value in defaults.quickfix_settings().items()]
         if self.connection_type == "acceptor":
             lines += [f"SocketAcceptHost={self.host}", f"SocketAcceptPort={self.port}"]
         else:
@@ -66,6 +113,8 @@ class EngineSpec:
         for session in self.sessions:
             lines += ["", "[SESSION]", f"SenderCompID={session.sender_comp_id}",
                       f"TargetCompID={session.target_comp_id}"]
+            if session.options is not None:
+                lines += [f"{key}={value}" for key, value in session.options.quickfix_settings().items()]
             lines += [f"{key}={value}" for key, value in session.extra.items()]
         return "\n".join(lines) + "\n"
 
