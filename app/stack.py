@@ -129,7 +129,8 @@ class Stack:
             self.credentials = self._seed_credentials(uow)
             uow.commit()
         sender = OutboundSender(gateway.comp_id, self.clock)
-        engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender, progress=progress)
+        engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender, progress=progress,
+                           resend=sender.resend)
         self.credential_refresh = Periodic("credential-refresh", CREDENTIAL_REFRESH_S, self._refresh_credentials)
         worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick, handle_batch=engine.handle_batch)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.

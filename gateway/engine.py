@@ -5,8 +5,10 @@ handlers, which read the book and balances and return a Changeset with ledger in
 record it in its own SAVEPOINT of the batch's one transaction (gateway/recorder.py) and apply
 it to memory, so the next command of the batch sees it. A refused command rolls back its
 savepoint alone. Then one commit for the whole batch -- with each session's last processed
-MsgSeqNum (exactly-once intake, gateway/domain/progress.py) -- and only after the commit is any
-reply sent: a state change is always durable before a message reports it (group commit).
+MsgSeqNum (exactly-once intake, gateway/domain/progress.py) and every reply it decided (the FIX
+outbox) -- and only after the commit is any reply sent: a state change is always durable before
+a message reports it (group commit). The next transaction records that the replies reached
+QuickFIX's store; replies a crash kept from it are sent at the next start (PossResend=Y).
 
 Error boundary: every inbound message gets exactly one answer. An unexpected exception while
 deciding or recording a command rolls its savepoint back and answers with the reject that fits
@@ -74,12 +76,18 @@ class RfqEngine:
     def __init__(self, policy: GatewayPolicy, book: RfqBook, uow_factory: Callable[[], GatewayUnitOfWork],
                  clock: Clock, send: Callable[[out.Outbound], None], poll_operator_commands: bool = True,
                  observers: Sequence[CommitObserver] = (),
-                 progress: dict[SessionName, SessionProgress] | None = None) -> None:
+                 progress: dict[SessionName, SessionProgress] | None = None,
+                 resend: Callable[[out.Outbound], None] | None = None) -> None:
+        """`send` hands a message to the FIX session (QuickFIX stores it for resend); `resend` does
+        the same for a message that may have gone before (PossResend 97=Y)."""
         self.policy = policy
         self.book = book
         self._uow_factory = uow_factory
         self._clock = clock
         self._send = send
+        self._resend = resend or send
+        self._delivered_through = 0  # the last FIX outbox id handed to QuickFIX
+        self._marked_through = 0  # the last one recorded as handed over
         self._observers = tuple(observers)
         self.progress: dict[SessionName, SessionProgress] = dict(progress or {})
         self.sessions = SessionDesk(self)
@@ -98,6 +106,7 @@ class RfqEngine:
                 now = self._clock.now()
                 for session, progress in batch.progress.items():
                     uow.store.save_progress(session, progress, now)
+                staged = self._stage_outbound(uow, batch.outbound)
                 uow.commit()
         except Exception:  # noqa: BLE001 - the commit failed: nothing of the batch happened
             log.exception("batch_commit_failed", commands=len(items))
@@ -105,12 +114,14 @@ class RfqEngine:
             self._send_all([reply for item in items for reply in _failure(_command_of(item))])
             return
         self.progress.update(batch.progress)
-        self._send_all(batch.outbound)
+        self._deliver(batch.outbound, staged)
         for changes in batch.committed:
             self._after_commit(changes)
 
     def start(self) -> None:
-        """After a restart, before any session can log on: nobody is logged on, so no quote stands."""
+        """After a restart, before any session can log on: replies a crash kept from QuickFIX go now;
+        nobody is logged on, so no quote stands."""
+        self._redeliver_outbox()
         self.sessions.withdraw_absent_solvers()
 
     def tick(self) -> None:
@@ -214,11 +225,47 @@ class RfqEngine:
 
         An exception before the commit propagates (nothing was written). After the commit
         nothing propagates: the change is durable and must be applied and reported."""
-        changes = record(self._uow_factory, decide)
+        staged: list[tuple[int, int]] = []
+        changes = record(self._uow_factory, decide,
+                         before_commit=lambda uow, decided: staged.append(self._stage_outbound(uow, decided.outbound)))
         self._apply_in_memory(changes)
-        self._send_all(changes.outbound)
+        self._deliver(changes.outbound, staged[0])
         self._after_commit(changes)
         return changes
+
+    # -- the FIX outbox ---------------------------------------------------------------------------
+    def _stage_outbound(self, uow: GatewayUnitOfWork, messages: list[out.Outbound]) -> tuple[int, int]:
+        """In the transaction: this batch's replies, and the mark of what earlier batches handed over.
+        Returns (last id staged or 0, the mark written)."""
+        marked = self._marked_through
+        if self._delivered_through > marked:
+            uow.store.mark_outbound_delivered(self._delivered_through)
+            marked = self._delivered_through
+        return uow.store.stage_outbound(messages, self._clock.now()), marked
+
+    def _deliver(self, messages: list[out.Outbound], staged: tuple[int, int]) -> None:
+        """After the commit: hand every reply to QuickFIX (whose store keeps it for resend)."""
+        last_id, marked = staged
+        self._marked_through = marked
+        self._send_all(messages)
+        if last_id:
+            self._delivered_through = last_id
+
+    def _redeliver_outbox(self) -> None:
+        with self._uow_factory() as uow:
+            pending = uow.store.undelivered_outbound()
+        if not pending:
+            return
+        for _, message in pending:
+            try:
+                self._resend(message)
+            except Exception:  # noqa: BLE001 - one bad message must not keep the others back
+                log.exception("outbox_redelivery_failed", message=type(message).__name__)
+        with self._uow_factory() as uow:
+            uow.store.mark_outbound_delivered(pending[-1][0])
+            uow.commit()
+        self._delivered_through = self._marked_through = pending[-1][0]
+        log.warning("outbox_redelivered", messages=len(pending))
 
     # -- memory, sending, observers ------------------------------------------------------------
     def _apply_in_memory(self, changes: Changeset) -> None:

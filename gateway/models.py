@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import NEVER_REUSE_IDS, Base, one_of
@@ -92,3 +92,29 @@ class SessionProgressRow(Base):
     sequence_epoch: Mapped[datetime] = mapped_column(UtcDateTime())  # when its MsgSeqNums last started at 1
     last_processed_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FixOutboxRow(Base):
+    """Every message the engine decided to send, written in the transaction of the decision.
+
+    After the commit the engine hands each to QuickFIX, whose store keeps it for resend; the next
+    transaction records how far that went (FixOutboxStateRow). A crash between a commit and the
+    hand-over leaves rows beyond that mark: they are sent at the next start, PossResend=Y."""
+
+    __tablename__ = "fix_outbox"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session: Mapped[str] = mapped_column(String(64))
+    message_type: Mapped[str] = mapped_column(String(32))  # the engine's outbound class
+    payload: Mapped[str] = mapped_column(Text)  # its fields as JSON (gateway/outbox_codec.py)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FixOutboxStateRow(Base):
+    """One row: every fix_outbox message up to `delivered_through` is in QuickFIX's store."""
+
+    __tablename__ = "fix_outbox_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    delivered_through: Mapped[int] = mapped_column(Integer)

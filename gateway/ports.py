@@ -17,6 +17,7 @@ from core.events import DomainEvent
 from core.types import RfqId, SessionName
 from gateway.access.operator import OperatorCommand
 from gateway.domain.book import Changeset, RfqBook, SettledFill
+from gateway.domain.outbound import Outbound
 from gateway.domain.ledger_intents import BalanceReader
 from gateway.domain.progress import SessionProgress
 from gateway.domain.rfq import Rfq
@@ -61,6 +62,14 @@ class GatewayStore(Protocol):
     def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool: ...
 
     def load_progress(self) -> dict[SessionName, SessionProgress]: ...
+
+    def stage_outbound(self, messages: list[Outbound], at: datetime) -> int:
+        """The FIX outbox: messages written with the decision; returns the last id (0: none)."""
+        ...
+
+    def mark_outbound_delivered(self, through_id: int) -> None: ...
+
+    def undelivered_outbound(self) -> list[tuple[int, Outbound]]: ...
 
     def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None: ...
 

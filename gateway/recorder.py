@@ -22,12 +22,15 @@ from ledger.errors import InsufficientFunds
 Decide = Callable[[GatewayUnitOfWork], Changeset]
 
 
-def record(uow_factory: Callable[[], GatewayUnitOfWork], decide: Decide) -> Changeset:
-    """Decide inside a unit of work and commit what was decided; raises (rolled back) on refusal."""
+def record(uow_factory: Callable[[], GatewayUnitOfWork], decide: Decide,
+           before_commit: Callable[[GatewayUnitOfWork, Changeset], None] = lambda uow, changes: None) -> Changeset:
+    """Decide inside a unit of work and commit what was decided; raises (rolled back) on refusal.
+    `before_commit` adds to the same transaction (the FIX outbox)."""
     with uow_factory() as uow:
         changes = decide(uow)
         execute_intents(uow.ledger, changes.ledger)
         uow.store.save(changes)
+        before_commit(uow, changes)
         try:
             uow.commit()
         except IntegrityError:

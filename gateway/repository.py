@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -18,7 +18,9 @@ from gateway.domain.book import Changeset, RfqBook, SettledFill
 from gateway.domain.progress import SessionProgress
 from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
-from gateway.models import FillRow, QuoteRow, RfqRow, SessionProgressRow
+from gateway import outbox_codec
+from gateway.domain import outbound as out
+from gateway.models import FillRow, FixOutboxRow, FixOutboxStateRow, QuoteRow, RfqRow, SessionProgressRow
 from ledger.ledger import Ledger
 from ledger.uow import SqlUnitOfWork
 
@@ -65,6 +67,31 @@ class SqlGatewayStore:
     def load_progress(self) -> dict[SessionName, SessionProgress]:
         rows = self._uow.session.scalars(select(SessionProgressRow)).all()
         return {SessionName(row.comp_id): SessionProgress(row.sequence_epoch, row.last_processed_seq) for row in rows}
+
+    def stage_outbound(self, messages: list[out.Outbound], at: datetime) -> int:
+        """Write the messages to the FIX outbox; returns the last id written (0: none)."""
+        rows = []
+        for message in messages:
+            message_type, payload = outbox_codec.encode(message)
+            rows.append(FixOutboxRow(session=message.to, message_type=message_type, payload=payload, created_at=at))
+        if not rows:
+            return 0
+        self._uow.session.add_all(rows)
+        self._uow.session.flush()
+        return max(row.id for row in rows)
+
+    def mark_outbound_delivered(self, through_id: int) -> None:
+        """Every outbox message up to `through_id` is in QuickFIX's store: drop them, keep the mark."""
+        session = self._uow.session
+        session.merge(FixOutboxStateRow(id=1, delivered_through=through_id))
+        session.execute(delete(FixOutboxRow).where(FixOutboxRow.id <= through_id))
+
+    def undelivered_outbound(self) -> list[tuple[int, out.Outbound]]:
+        session = self._uow.session
+        state = session.get(FixOutboxStateRow, 1)
+        through = state.delivered_through if state is not None else 0
+        rows = session.scalars(select(FixOutboxRow).where(FixOutboxRow.id > through).order_by(FixOutboxRow.id))
+        return [(row.id, outbox_codec.decode(row.message_type, row.payload)) for row in rows]
 
     def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None:
         self._uow.session.merge(SessionProgressRow(comp_id=session, sequence_epoch=progress.epoch,

@@ -19,6 +19,7 @@ from core.events import DomainEvent
 from core.types import RfqId, SessionName
 from gateway.access.operator import OperatorCommand
 from gateway.domain.book import Changeset, RfqBook, SettledFill
+from gateway.domain.outbound import Outbound
 from gateway.domain.progress import SessionProgress
 from gateway.domain.rfq import Rfq
 from ledger.errors import HoldNotFound, InsufficientFunds
@@ -111,6 +112,8 @@ class FakeGatewayStore:
     progress: dict[SessionName, SessionProgress] = field(default_factory=dict)
     fills: dict[tuple[int, str], SettledFill] = field(default_factory=dict)
     quotes: set[tuple[SessionName, str, int]] = field(default_factory=set)
+    outbox: dict[int, Outbound] = field(default_factory=dict)
+    outbox_next_id: int = 0
 
     def save(self, changes: Changeset) -> None:
         self.saved.append(changes)
@@ -132,6 +135,18 @@ class FakeGatewayStore:
 
     def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool:
         return (solver, solver_quote_id, rfq_id) in self.quotes
+
+    def stage_outbound(self, messages: list[Outbound], at: datetime) -> int:
+        for message in messages:
+            self.outbox_next_id += 1
+            self.outbox[self.outbox_next_id] = message
+        return self.outbox_next_id if messages else 0
+
+    def mark_outbound_delivered(self, through_id: int) -> None:
+        self.outbox = {key: message for key, message in self.outbox.items() if key > through_id}
+
+    def undelivered_outbound(self) -> list[tuple[int, Outbound]]:
+        return sorted(self.outbox.items())
 
     def load_progress(self) -> dict[SessionName, SessionProgress]:
         return dict(self.progress)

@@ -224,6 +224,14 @@ class OutboundSender:
         if not send(fix_message, session_id(self._comp_id, message.to)):
             self._send_failed(message)
 
+    def resend(self, message: out.Outbound) -> None:
+        """A message that may have been sent before (the FIX outbox after a crash): PossResend 97=Y,
+        so the counterparty checks its ids (ExecID, QuoteID) before acting on it again."""
+        fix_message = self.render(message, self._clock.now())
+        fix_message.getHeader().setField(fix.PossResend(True))
+        if not send(fix_message, session_id(self._comp_id, message.to)):
+            self._send_failed(message)
+
     def _send_failed(self, message: out.Outbound) -> None:
         """Logged at most once a second per session (a session gone mid-flood fails thousands of sends)."""
         now_s = time.monotonic()

@@ -1,5 +1,5 @@
 """exactly-once intake (session_progress), quote sequence numbers that survive restarts, the
-broker's own quotes and its report deadlines
+broker's own quotes and its report deadlines, the FIX outbox
 
 Revision ID: 0008
 Revises: 0007
@@ -56,9 +56,27 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_broker_quotes_valid_until"), "broker_quotes", ["valid_until"])
     op.add_column("broker_rfqs", sa.Column("settle_by", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "fix_outbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("session", sa.String(length=64), nullable=False),
+        sa.Column("message_type", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fix_outbox")),
+        sqlite_autoincrement=True,
+    )
+    op.create_table(
+        "fix_outbox_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("delivered_through", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fix_outbox_state")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("fix_outbox_state")
+    op.drop_table("fix_outbox")
     with op.batch_alter_table("broker_rfqs") as batch:
         batch.drop_column("settle_by")
     op.drop_index(op.f("ix_broker_quotes_valid_until"), table_name="broker_quotes")
