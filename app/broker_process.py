@@ -2,15 +2,15 @@
 from the venue's market data on MQTT, state in the shared SQL store."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
+from decimal import Decimal
 
 import structlog
 
 from app.processes import wait_for_stop
 from app.settings import Settings
 from broker.connector import BrokerConnector, Endpoint, FixSessionPolicy
-from broker.feeds import PriceFeed, ReferencePrices
+from broker.feeds import FeedPoller, PriceFeed, ReferencePrices
 from broker.mqtt_feed import MqttMarketFeed
 from broker.order_manager import OrderTimers
 from broker.solver import BrokerConfig
@@ -47,11 +47,9 @@ def price_feeds() -> tuple[PriceFeed, PriceFeed]:
     return PriceFeed("pyth-lazer"), PriceFeed("dxfeed")
 
 
-def run_connector(settings: Settings) -> int:
-    if not settings.mqtt_url:
-        print("rfq-gateway broker run: MQTT_URL must be set (prices come from the venue's market data)",
-              file=sys.stderr)
-        return 2
+def run_connector(settings: Settings, price_board: Callable[[str], tuple[Decimal, Decimal] | None]) -> int:
+    """`broker run`: prices from the venue's market data on MQTT when MQTT_URL is set, else from the
+    venue's price board (its store, on this machine)."""
     clock = OffsetClock(settings.simulated_start) if settings.simulated_start else SystemClock()
     url = settings.resolved_database_url()
     upgrade_to_head(url)
@@ -60,7 +58,11 @@ def run_connector(settings: Settings) -> int:
     with SqlUnitOfWork(sessions) as uow:
         trading = load_trading_rules(uow.session)
     primary, fallback = price_feeds()
-    feed = MqttMarketFeed(settings.mqtt_url, settings.venue.md_topic_prefix, primary, fallback, clock)
+    feed: MqttMarketFeed | FeedPoller = (
+        MqttMarketFeed(settings.mqtt_url, settings.venue.md_topic_prefix, primary, fallback, clock)
+        if settings.mqtt_url else
+        FeedPoller([primary, fallback], price_board, [i.symbol for i in settings.instruments], clock,
+                   settings.broker.feed_poll_interval_s))
     prices = ReferencePrices(primary, fallback, settings.broker.price_staleness_s, clock)
     connector = build_connector(settings, clock, prices, lambda: SqlUnitOfWork(sessions), trading)
     feed.start()

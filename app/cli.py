@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+from datetime import date
 
 from pydantic import ValidationError
 
@@ -11,6 +13,7 @@ from app.demo import run_demo
 from app.processes import wait_for_stop
 from app.settings import Settings
 from app.stack import Stack
+from app.venue_process import price_board, run_venue, start_venue_child, write_statement_now
 from core.clock import OffsetClock, SystemClock
 from db.engine import downgrade_to, upgrade_to_head
 from ops.admin import add_admin_parser, run_admin
@@ -19,6 +22,7 @@ from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile
 from runtime.logging import configure_logging
 
 QUIET_COMMANDS = ("demo", "admin", "reconcile", "report")
+CHILD_STOP_TIMEOUT_S = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run gateway, broker connector and simulated venue until Ctrl-C")
     serve_parser.add_argument("--without-broker", action="store_true",
                               help="run gateway and venue only (start the connector with `broker run`)")
+    serve_parser.add_argument("--venue", choices=["child", "external", "in-process"], default="child",
+                              help="child (default): start the simulated venue as a process of its own, or use "
+                                   "the one already listening; external: a venue started with `venue run`; "
+                                   "in-process: inside this process (it dies with it)")
+    venue_parser = commands.add_parser("venue", help="the simulated venue: run it, or write its statements")
+    venue_commands = venue_parser.add_subparsers(dest="venue_command", required=True)
+    venue_commands.add_parser("run", help="run the venue until Ctrl-C (orders and fills in its own store)")
+    statement = venue_commands.add_parser("statement", help="write the T+1 statement and position report now")
+    statement.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
+                           help="the trade date")
+    statement.add_argument("--account", default=None, help="the client CompID (default: the broker's)")
     commands.add_parser("demo", help="run the stack with scripted clients through a handful of RFQs")
     database = commands.add_parser("db", help="schema migrations")
     database.add_argument("action", choices=["upgrade", "downgrade"])
@@ -47,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"rfq-gateway: invalid configuration:\n{error}", file=sys.stderr)
         return 2
-    quiet = arguments.command in QUIET_COMMANDS or getattr(arguments, "broker_command", "run") != "run"
+    quiet = (arguments.command in QUIET_COMMANDS or getattr(arguments, "broker_command", "run") != "run"
+             or getattr(arguments, "venue_command", "run") != "run")
     configure_logging(json_output=settings.log_format == "json", level="WARNING" if quiet else "INFO")
     return dispatch(arguments, settings)
 
@@ -55,9 +71,15 @@ def main(argv: list[str] | None = None) -> int:
 def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     match arguments.command:
         case "serve":
-            return serve(settings, with_broker=not arguments.without_broker)
+            return serve(settings, with_broker=not arguments.without_broker, venue=arguments.venue)
+        case "venue" if arguments.venue_command == "run":
+            return run_venue(settings)
+        case "venue":
+            for path in write_statement_now(settings, arguments.date, arguments.account):
+                print(path)
+            return 0
         case "broker" if arguments.broker_command == "run":
-            return run_connector(settings)
+            return run_connector(settings, price_board(settings).reference)
         case "broker":
             return run_broker_command(arguments, settings)
         case "demo":
@@ -71,9 +93,10 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     return migrate(settings, arguments.action, arguments.revision)
 
 
-def serve(settings: Settings, with_broker: bool = True) -> int:
+def serve(settings: Settings, with_broker: bool = True, venue: str = "child") -> int:
     clock = OffsetClock(settings.simulated_start) if settings.simulated_start else SystemClock()
-    stack = Stack(settings, clock=clock, with_broker=with_broker)
+    child = start_venue_child(settings) if venue == "child" else None
+    stack = Stack(settings, clock=clock, with_broker=with_broker, venue_in_process=venue == "in-process")
     stack.start()
     print(f"rfq-gateway serving: gateway FIX 127.0.0.1:{settings.gateway.port} ({settings.gateway.comp_id}), "
           f"venue FIX {settings.venue.host}:{settings.venue.port} ({settings.venue.comp_id}); Ctrl-C stops",
@@ -81,7 +104,17 @@ def serve(settings: Settings, with_broker: bool = True) -> int:
     wait_for_stop()
     print("rfq-gateway: stopping ...", flush=True)
     stack.stop()
+    if child is not None:
+        _stop_child(child)
     return 0
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(CHILD_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
 
 
 def migrate(settings: Settings, action: str, revision: str | None) -> int:

@@ -178,7 +178,7 @@ def run_demo(base: Settings, out) -> int:
     clients: list[FixClient] = []
     solvers: list[ScriptedSolver] = []
     try:
-        nbbo = lambda symbol: (lambda n: (n.bid, n.ask))(stack.market.nbbo(symbol, stack.clock.now()))  # noqa: E731
+        nbbo = stack.reference
         for comp_id, spreads, default in (("SOLVER1", {}, Decimal(35)),
                                           ("SOLVER2", {"MSFT": Decimal(10)}, Decimal(60))):
             client = connect(stack, comp_id)
@@ -214,9 +214,11 @@ def run_demo(base: Settings, out) -> int:
 def post_trade(stack: Stack, out) -> None:
     """The operator's side: the venue's T+1 statement reconciled against our fills, and execution quality."""
     trade_date = stack.clock.now().astimezone(EXCHANGE_TZ).date()
-    statement = stack.venue.statement(trade_date, stack.settings.broker.comp_id,
-                                      stack.data_dir / f"statement-{trade_date}.csv")
-    positions = stack.venue.positions(stack.data_dir / "positions.csv")
+    venue = stack.venue
+    assert venue is not None, "the demo runs the venue in process"
+    statement = venue.statement(trade_date, stack.settings.broker.comp_id,
+                                stack.data_dir / f"statement-{trade_date}.csv")
+    positions = venue.positions(stack.data_dir / "positions.csv")
     print(f"\nT+1 reconciliation of {trade_date} against the venue's statement ({statement.name}) and the "
           f"custody position report ({positions.name}):", file=out)
     run_reconcile(argparse.Namespace(trade_date=trade_date, statement=str(statement), positions=str(positions),

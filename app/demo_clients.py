@@ -28,7 +28,7 @@ class Outcome:
 class ScriptedSolver:
     """Quotes every RFQ at the NBBO widened by `spread_bps`, and fills at its quoted price when it wins."""
 
-    def __init__(self, client: FixClient, nbbo: Callable[[str], tuple[Decimal, Decimal]],
+    def __init__(self, client: FixClient, nbbo: Callable[[str], tuple[Decimal, Decimal] | None],
                  spread_bps: dict[str, Decimal], default_spread_bps: Decimal,
                  now: Callable[[], datetime] = utc_now) -> None:
         self.client = client
@@ -61,7 +61,10 @@ class ScriptedSolver:
 
     def _quote(self, request: Received) -> None:
         symbol = request[t.SYMBOL]
-        bid, ask = self._nbbo(symbol)
+        reference = self._nbbo(symbol)
+        if reference is None:
+            return  # no price to quote from: a solver stays out rather than guess
+        bid, ask = reference
         spread = self._spread_bps.get(symbol, self._default) / Decimal(10_000)
         my_bid = (bid * (1 - spread)).quantize(CENT, rounding=ROUND_FLOOR)
         my_ask = (ask * (1 + spread)).quantize(CENT, rounding=ROUND_CEILING)

@@ -3,6 +3,7 @@ the gateway (acceptor + RFQ engine), the broker connector and the outbox relay."
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import quickfix as fix
 import structlog
 
 from app.broker_process import build_connector, price_feeds
+from app.venue_process import build_venue, market_of, price_board
 from app.reference_data import seed_reference_data
 from app.settings import Settings
 from broker.connector import BrokerConnector
@@ -44,6 +46,8 @@ from transport.fix.settings_builder import EngineSpec, SessionSpec, session_id
 from venue_sim.market import Market
 from venue_sim.server import VenueServer
 
+PriceLookup = Callable[[str], tuple[Decimal, Decimal] | None]
+
 log = structlog.get_logger(__name__)
 
 CREDENTIAL_REFRESH_S = 1.0  # how soon a password changed by an operator takes effect
@@ -75,6 +79,9 @@ class Stack:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     with_broker: bool = True
+    # True: the simulated venue runs inside this process (tests, the demo); False: it is another
+    # process (`venue run`, or `serve`'s child) and prices come from its store's price board.
+    venue_in_process: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir: Path = self.settings.resolved_data_dir()
@@ -84,9 +91,14 @@ class Stack:
         self.sessions = session_factory(self.db_engine)
         self.fund_accounts()
         self.trading, self.compliance = self._load_rules()
-        self.market = Market({i.symbol: i.reference_price for i in self.settings.instruments},
-                             seed=self.settings.venue.seed)
-        self.venue = self._build_venue()
+        self.market: Market | None = None
+        self.venue: VenueServer | None = None
+        if self.venue_in_process:
+            self.market = market_of(self.settings)
+            self.venue = build_venue(self.settings, self.clock, self.trading.calendar, self.market)
+            self.reference: PriceLookup = MarketPriceSource(self.market, self.clock).reference
+        else:
+            self.reference = price_board(self.settings).reference
         self.engine, self.worker, self.gateway_fix, self.screen = self._build_gateway()
         self.broker = self._build_broker() if self.with_broker else None
         self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
@@ -106,18 +118,6 @@ class Stack:
                 uow.ledger.deposit(funding.account, funding.asset, funding.amount,
                                    idempotency_key=f"funding:{funding.account}:{funding.asset}")
             uow.commit()
-
-    def _build_venue(self) -> VenueServer:
-        venue = self.settings.venue
-        return VenueServer(host=venue.host, port=venue.port, venue_comp_id=venue.comp_id,
-                           client_comp_ids=[self.settings.broker.comp_id], data_dir=self.data_dir,
-                           data_dictionary=DATA_DICTIONARY, market=self.market, seed=venue.seed,
-                           tick_interval_s=venue.tick_interval_s, latency_s=venue.latency_s,
-                           price_improvement_probability=venue.price_improvement_probability,
-                           clock=self.clock.now, calendar=self.trading.calendar,
-                           cusips={i.symbol: i.cusip for i in self.settings.instruments if i.cusip},
-                           opening_positions=venue.opening_positions, mqtt_url=self.settings.mqtt_url,
-                           md_publish_rate_hz=venue.md_publish_rate_hz, md_topic_prefix=venue.md_topic_prefix)
 
     def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
         gateway = self.settings.gateway
@@ -207,11 +207,10 @@ class Stack:
                                          acceptance_window_s=rules.acceptance_window_s)
                  for symbol, rules in self.trading.instruments.items()}
         return replace(self.settings.policy(), instruments=terms, trading=self.trading, compliance=self.compliance,
-                       reference_ask=self._reference_ask,
-                       reference_nbbo=MarketPriceSource(self.market, self.clock).reference)
+                       reference_ask=self._reference_ask, reference_nbbo=self.reference)
 
     def _reference_ask(self, symbol: str) -> Decimal | None:
-        reference = MarketPriceSource(self.market, self.clock).reference(symbol)
+        reference = self.reference(symbol)
         return reference[1] if reference else None
 
     def _seed_credentials(self, uow) -> CredentialCache:
@@ -237,10 +236,10 @@ class Stack:
         return self.settings.credentials_of(comp_id)
 
     def _build_broker(self) -> BrokerConnector:
-        # Both feeds read the venue's NBBO in process here; in production they are two providers.
+        # Both feeds read the venue's NBBO here (in process, or its price board); in production they
+        # are two providers.
         primary, fallback = price_feeds()
-        market_prices = MarketPriceSource(self.market, self.clock)
-        self.feed_poller = FeedPoller([primary, fallback], market_prices.reference,
+        self.feed_poller = FeedPoller([primary, fallback], self.reference,
                                       [i.symbol for i in self.settings.instruments], self.clock,
                                       self.settings.broker.feed_poll_interval_s)
         prices = ReferencePrices(primary, fallback, self.settings.broker.price_staleness_s, self.clock)
@@ -252,7 +251,8 @@ class Stack:
             uow.commit()
 
     def start(self) -> None:
-        self.venue.start()
+        if self.venue is not None:
+            self.venue.start()
         self.gateway_fix.start()  # QuickFIX's sessions exist from here; only the private port listens
         self.recover_sessions()
         self.worker.start()
@@ -289,7 +289,8 @@ class Stack:
         self.credential_refresh.stop()
         self.worker.stop()
         self.gateway_fix.stop()
-        self.venue.stop()
+        if self.venue is not None:
+            self.venue.stop()
         if self.relay:
             self.relay.stop()
         self.db_engine.dispose()

@@ -21,9 +21,10 @@ import quickfix as fix
 from transport.fix.application import GuardedApplication, send, session_label
 from venue_sim import fix_codec
 from venue_sim.errors import VenueConfigError
-from venue_sim.events import OrderAccepted, VenueEvent
+from venue_sim.events import OrderAccepted, OrderCanceled, OrderFilled, VenueEvent
 from venue_sim.fix_codec import CancelOrder, NewOrder, QueryMassStatus, QueryStatus, UndecodableOrder
 from venue_sim.matching import MatchingEngine
+from venue_sim.store import VenueStore
 
 DEFAULT_QUEUE_SIZE = 1024
 STOP_TIMEOUT_S = 5.0
@@ -55,7 +56,8 @@ def owner_of(session_id: fix.SessionID) -> str:
 
 class VenueApplication(GuardedApplication):
     def __init__(self, engine: MatchingEngine, clock: Callable[[], datetime], latency_s: float = 0.0,
-                 queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+                 queue_size: int = DEFAULT_QUEUE_SIZE, store: VenueStore | None = None) -> None:
+        """`store`: where executions and order changes are written before they are reported."""
         super().__init__(__name__)
         if latency_s < 0:
             raise VenueConfigError(f"venue latency {latency_s} s cannot be negative")
@@ -63,6 +65,7 @@ class VenueApplication(GuardedApplication):
             raise VenueConfigError(f"job queue size {queue_size}: the queue must be bounded by a positive size")
         self._engine = engine
         self._clock = clock
+        self._store = store
         self._latency_s = latency_s
         self._jobs: queue.Queue[WorkerJob] = queue.Queue(maxsize=queue_size)
         self._max_delayed = queue_size
@@ -219,7 +222,21 @@ class VenueApplication(GuardedApplication):
 
     def _send_events(self, events: Iterable[VenueEvent]) -> None:
         for event in events:
+            self._persist(event)
             self._send(event.owner, fix_codec.encode_event(event))
+
+    def send_events(self, events: Iterable[VenueEvent]) -> None:
+        """Report events decided outside the worker (the cancels of a restart), before the worker runs."""
+        self._send_events(events)
+
+    def _persist(self, event: VenueEvent) -> None:
+        """An exchange's durability: what a report tells the client is on disk before it is sent."""
+        if self._store is None:
+            return
+        if isinstance(event, OrderFilled):
+            self._store.record_fill(event.fill)
+        if isinstance(event, OrderAccepted | OrderFilled | OrderCanceled):
+            self._store.save_order(event.order)
 
     def _send(self, owner: str, message: fix.Message) -> None:
         with self._sessions_lock:

@@ -170,6 +170,28 @@ class MatchingEngine:
             return [OrderCanceled(owner, self._next_exec_id(), order.snapshot(), cl_ord_id,
                                   "canceled on request", now)]
 
+    def cancel_restored(self, orders: Iterable[OrderSnapshot], reason: str) -> list[VenueEvent]:
+        """After a restart: orders that were live when the venue stopped are canceled (what they had
+        filled stands, in the journal), booked again so status queries answer for them."""
+        with self._lock:
+            now = self._clock()
+            events: list[VenueEvent] = []
+            for snapshot in orders:
+                if (snapshot.owner, snapshot.cl_ord_id) in self._index:
+                    continue
+                self._order_seq += 1
+                order = BookOrder(snapshot.owner, snapshot.cl_ord_id, snapshot.order_id, snapshot.symbol,
+                                  snapshot.side, snapshot.quantity, snapshot.limit_price, snapshot.time_in_force,
+                                  snapshot.created_at, sequence=self._order_seq)
+                order.apply(Trigger.ACCEPT)
+                if snapshot.cum_qty > 0:
+                    order.record_fill(snapshot.avg_px, snapshot.cum_qty)
+                if not order.is_done:
+                    order.apply(Trigger.CANCEL)
+                self._index.book(order, trade_date_of(now))
+                events.append(OrderCanceled(order.owner, self._next_exec_id(), order.snapshot(), None, reason, now))
+            return events
+
     # -- queries ----------------------------------------------------------------------------
     def status(self, cl_ord_id: str, *, owner: str = "") -> OrderSnapshot | None:
         with self._lock:

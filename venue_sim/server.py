@@ -22,7 +22,9 @@ from venue_sim.fix_app import DEFAULT_QUEUE_SIZE, VenueApplication
 from venue_sim.market import Market, Nbbo
 from venue_sim.market_data import DEFAULT_TOPIC_PREFIX, MarketDataPublisher
 from venue_sim.matching import MatchingEngine
-from venue_sim.statements import write_positions, write_statement
+from venue_sim.statements import statement_file_name, write_positions, write_statement
+from venue_sim.store import VenueStore
+from venue_sim.venue_calendar import trade_date_of
 
 log = structlog.get_logger(__name__)
 
@@ -47,12 +49,14 @@ class VenueServer:
                  calendar: TradingCalendar | None = None, cusips: Mapping[str, str] | None = None,
                  opening_positions: Mapping[str, Mapping[str, Decimal]] | None = None,
                  mqtt_url: str | None = None, md_publish_rate_hz: float = DEFAULT_MD_PUBLISH_RATE_HZ,
-                 md_topic_prefix: str = DEFAULT_TOPIC_PREFIX, id_prefix: str | None = None) -> None:
+                 md_topic_prefix: str = DEFAULT_TOPIC_PREFIX, id_prefix: str | None = None,
+                 store: VenueStore | None = None) -> None:
         """`calendar`: orders are rejected while the US market is closed, and statements settle on its
         business days (None: always open, settlement skips weekends only). `cusips`: symbol -> CUSIP for
         the reports. `opening_positions`: account -> symbol -> shares at custody before any fill.
         `mqtt_url` None: no market data is published. `id_prefix`: of every OrderID/ExecID (default: the
-        real start time, see start_id_prefix)."""
+        real start time, see start_id_prefix). `store`: the venue's own durable store (executions,
+        orders, the NBBO price board, statements written); None keeps everything in memory."""
         if not client_comp_ids:
             raise VenueConfigError("the venue needs at least one client session")
         if tick_interval_s < 0:
@@ -62,10 +66,17 @@ class VenueServer:
         self._tick_interval_s = tick_interval_s
         self._calendar = calendar if calendar is not None else TradingCalendar()
         self._cusips = dict(cusips or {})
+        self._store = store
+        self._data_dir = Path(data_dir)
+        self._client_comp_ids = list(client_comp_ids)
+        journal = FillJournal(opening_positions)
+        for fill in store.fills() if store is not None else []:
+            journal.record(fill)  # what the venue traded before a restart stands
         self.engine = MatchingEngine(market, clock, random.Random(seed), price_improvement_probability,
                                      id_prefix=id_prefix or start_id_prefix(), calendar=calendar,
-                                     journal=FillJournal(opening_positions))
-        self.application = VenueApplication(self.engine, clock, latency_s, queue_size)
+                                     journal=journal)
+        self.application = VenueApplication(self.engine, clock, latency_s, queue_size, store=store)
+        self._trade_date = trade_date_of(clock())
         spec = EngineSpec(
             name=f"venue-{venue_comp_id}", connection_type="acceptor", host=host, port=port,
             # Persistent sequence numbers (the default): QuickFIX replays the reports, fills
@@ -84,8 +95,14 @@ class VenueServer:
             self.subscribe(self.market_data.on_nbbo)
 
     def start(self) -> None:
-        self.application.start()
         self._fix_engine.start()
+        if self._store is not None:
+            # Orders live when the venue stopped are canceled; the reports wait in each client's
+            # FIX store until it logs on. Before the worker runs: nothing else touches the engine yet.
+            restored = self._store.live_orders()
+            self.application.send_events(self.engine.cancel_restored(restored, "venue restarted: order canceled"))
+            self._store.save_nbbo(self.market.nbbo(symbol, self._clock()) for symbol in self.market.symbols())
+        self.application.start()
         if self.market_data is not None:
             self.market_data.start()
             now = self._clock()
@@ -116,6 +133,25 @@ class VenueServer:
         """Write the custody position report (shares held per client account), as of the venue clock."""
         return write_positions(self.engine.positions(), self._clock(), path, self._cusips)
 
+    def _close_trading_days(self, now: datetime) -> None:
+        """At the end of each trading day: its T+1 statement per client, and the position report."""
+        today = trade_date_of(now)
+        if today == self._trade_date:
+            return
+        closed, self._trade_date = self._trade_date, today
+        self.write_statements(closed)
+
+    def write_statements(self, trade_date: date) -> list[Path]:
+        """The statements of `trade_date` for every client, and the custody position report, under
+        data_dir/venue/ (what `rfq-gateway venue statement` writes on demand)."""
+        folder = self._data_dir / "venue"
+        written = [self.statement(trade_date, account, folder / statement_file_name(account, trade_date))
+                   for account in self._client_comp_ids]
+        written.append(self.positions(folder / "positions.csv"))
+        if self._store is not None:
+            self._store.mark_statement_written(trade_date, self._clock())
+        return written
+
     def subscribe(self, listener: NbboListener) -> None:
         """`listener` receives every symbol's NBBO after each market step (on the ticker thread)."""
         with self._listeners_lock:
@@ -129,6 +165,9 @@ class VenueServer:
         self.application.notify_market_update()
         now = self._clock()
         snapshots = [self.market.nbbo(symbol, now) for symbol in self.market.symbols()]
+        if self._store is not None:
+            self._store.save_nbbo(snapshots)
+            self._close_trading_days(now)
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:

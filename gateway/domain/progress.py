@@ -34,9 +34,10 @@ class SessionProgress:
 def at_logon(known: SessionProgress | None, epoch: datetime, next_expected_seq: int) -> SessionProgress:
     """The progress to go on with when a session logs on.
 
-    Kept when it belongs to this generation and lies behind what QuickFIX expects next; otherwise
-    the sequence numbers were reset since (a Logon with 141=Y, the daily roll) and counting
-    starts again."""
+    Kept when it belongs to this generation and lies behind what QuickFIX expects next (messages
+    QuickFIX counted may still be on their way through the engine). Otherwise the sequence numbers
+    were reset since (a Logon with 141=Y, the daily roll) -- or nothing was ever recorded -- and
+    everything below what QuickFIX expects next is behind us: the Logon itself after a reset."""
     if known is not None and known.epoch == epoch and known.last_seq < next_expected_seq:
         return known
-    return SessionProgress(epoch, 0)
+    return SessionProgress(epoch, max(next_expected_seq - 1, 0))

@@ -97,6 +97,11 @@ class FixClient:
     def stop(self) -> None:
         self._engine.stop()
 
+    def next_sender_seq(self) -> int:
+        """The MsgSeqNum this client's next message will carry (its FIX store's count)."""
+        session = fix.Session.lookupSession(self.session)
+        return int(session.getExpectedSenderNum()) if session is not None else 0
+
     def record(self, message: Received) -> None:
         with self._condition:
             self._received.append(message)
