@@ -9,8 +9,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.models import VenueFillRow
-from recon.reconciliation import OurTrade
+from broker.models import BrokerRfqRow, VenueFillRow, VenueOrderRow
+from broker.state import BrokerRfqState
+from recon.reconciliation import OurTrade, UnsettledFill
 
 # Bound the size of one IN (...) list; PostgreSQL and SQLite both cope, but parameters are not free.
 ID_LOOKUP_CHUNK = 1000
@@ -24,6 +25,9 @@ class BrokerVenueTrades:
 
     def trade_dates(self, session: Session, trade_ids: Collection[str]) -> dict[str, date]:
         return find_trade_dates(session, trade_ids)
+
+    def unsettled_fills(self, session: Session, trade_date: date) -> list[UnsettledFill]:
+        return load_unsettled_fills(session, trade_date)
 
 
 def load_our_trades(session: Session, trade_date: date) -> dict[str, OurTrade]:
@@ -43,3 +47,18 @@ def find_trade_dates(session: Session, trade_ids: Collection[str]) -> dict[str, 
         statement = select(VenueFillRow.exec_id, VenueFillRow.trade_date).where(VenueFillRow.exec_id.in_(chunk))
         found.update({trade_id: trade_date for trade_id, trade_date in session.execute(statement)})
     return found
+
+
+def load_unsettled_fills(session: Session, trade_date: date) -> list[UnsettledFill]:
+    """Venue fills of the trade date whose RFQ the gateway has not acknowledged as settled (the
+    broker's RFQ is Filled only on the gateway's ExecutionAcknowledgement 1036=1)."""
+    statement = (
+        select(VenueFillRow.exec_id, VenueFillRow.symbol, VenueFillRow.side, VenueFillRow.quantity,
+               VenueFillRow.price, BrokerRfqRow.rfq_id, BrokerRfqRow.state)
+        .join(VenueOrderRow, VenueOrderRow.cl_ord_id == VenueFillRow.cl_ord_id)
+        .outerjoin(BrokerRfqRow, BrokerRfqRow.rfq_id == VenueOrderRow.rfq_id)
+        .where(VenueFillRow.trade_date == trade_date)
+        .where((BrokerRfqRow.state.is_(None)) | (BrokerRfqRow.state != BrokerRfqState.FILLED.value))
+    )
+    return [UnsettledFill(OurTrade(trade_id, symbol, side, quantity, price), rfq_ref, state)
+            for trade_id, symbol, side, quantity, price, rfq_ref, state in session.execute(statement)]

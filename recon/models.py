@@ -26,6 +26,7 @@ BREAK_KINDS = (
     "side_mismatch",
     "symbol_mismatch",
     "reserves_mismatch",
+    "unsettled_venue_fill",
 )
 FILE_NAME_LENGTH = 512
 SHA256_HEX_LENGTH = 64

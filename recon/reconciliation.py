@@ -33,6 +33,9 @@ class BreakKind(StrEnum):
     SIDE_MISMATCH = "side_mismatch"
     SYMBOL_MISMATCH = "symbol_mismatch"
     RESERVES_MISMATCH = "reserves_mismatch"
+    # A venue trade of ours that the gateway never settled (no acknowledged fill report): shares or
+    # USDC moved at the venue while the user's ledger did not.
+    UNSETTLED_VENUE_FILL = "unsettled_venue_fill"
 
 
 BREAK_ORDER = {kind: index for index, kind in enumerate(BreakKind)}
@@ -51,6 +54,15 @@ class OurTrade:
     side: str
     quantity: Decimal
     price: Decimal
+
+
+@dataclass(frozen=True)
+class UnsettledFill:
+    """One of our venue fills whose RFQ the gateway did not acknowledge as settled."""
+
+    trade: OurTrade
+    rfq_ref: str | None  # None: the fill belongs to no RFQ record at all
+    state: str | None  # the RFQ's state on our side (e.g. Unsettled, Reported)
 
 
 @dataclass(frozen=True)
@@ -219,3 +231,15 @@ def compare_reserves(
         if ours != theirs:
             breaks.append(Break(BreakKind.RESERVES_MISMATCH, None, symbol, plain(ours), plain(theirs)))
     return tuple(breaks)
+
+
+def compare_settlements(unsettled: Iterable[UnsettledFill]) -> tuple[Break, ...]:
+    """An unsettled_venue_fill per venue trade the gateway has no settlement for, by trade id."""
+    breaks = []
+    for fill in unsettled:
+        trade = fill.trade
+        where = "no RFQ record" if fill.rfq_ref is None else f"RFQ {fill.rfq_ref} is {fill.state}"
+        breaks.append(Break(BreakKind.UNSETTLED_VENUE_FILL, trade.trade_id, trade.symbol,
+                            describe_trade(trade.side, trade.quantity, trade.symbol, trade.price),
+                            f"not settled by the gateway: {where}"))
+    return tuple(sorted(breaks, key=Break.sort_key))

@@ -21,7 +21,9 @@ from recon.reconciliation import (
     CustodyHolding,
     OurTrade,
     StatementRow,
+    UnsettledFill,
     compare_reserves,
+    compare_settlements,
     compare_trades,
     custody_totals,
 )
@@ -82,6 +84,8 @@ class TradeSource(Protocol):
 
     def trade_dates(self, session: Session, trade_ids: Collection[str]) -> dict[str, date]: ...
 
+    def unsettled_fills(self, session: Session, trade_date: date) -> list[UnsettledFill]: ...
+
 
 def reconcile(session: Session, prepared: PreparedReconciliation, now: datetime,
               trades: TradeSource) -> ReconOutcome:
@@ -94,7 +98,7 @@ def reconcile(session: Session, prepared: PreparedReconciliation, now: datetime,
     unknown_ids = [row.trade_id for row in prepared.statement_rows if row.trade_id not in ours]
     elsewhere = trades.trade_dates(session, unknown_ids) if unknown_ids else {}
     comparison = compare_trades(ours, prepared.statement_rows, settlement_date, prepared.price_tolerance, elsewhere)
-    breaks = comparison.breaks
+    breaks = comparison.breaks + compare_settlements(trades.unsettled_fills(session, prepared.trade_date))
     if prepared.holdings is not None:
         custody = custody_totals(prepared.holdings)
         stocks = recon_store.load_stock_symbols(session)

@@ -18,7 +18,8 @@ from runtime.fair_queue import FairQueue, LaneFull
 
 log = structlog.get_logger(__name__)
 
-BATCH_LIMIT = 256  # commands handed to a batch handler at once: bounds one transaction's size
+BATCH_LIMIT = 64  # commands handed to a batch handler at once: bounds one transaction's size and how long
+# a quiet session's command waits behind a busy one (at most the batch being handled, then round-robin)
 QUEUE_LIMIT = 10_000  # back-pressure: a full lane refuses work instead of growing without bound
 TOTAL_QUEUE_LIMIT = 100_000  # all lanes together
 CONTROL_LANE = "__control__"  # stop and call() tasks: never refused

@@ -98,6 +98,11 @@ class ExecutionAck:
     text: str | None = None
 
 
+def fill_exec_id(rfq_id: int) -> str:
+    """The ExecID of an RFQ's fill report to its requester (an RFQ settles in one fill)."""
+    return f"{rfq_id}-fill"
+
+
 class ReportKind(StrEnum):
     NEW = "new"  # acceptance acknowledged, funds locked (or an order received)
     FILL = "fill"
@@ -127,6 +132,7 @@ class RequesterReport:
     reject_reason: RejectReason | None = None  # OrdRejReason on a rejected order
     orig_cl_ord_id: str | None = None  # on a cancel confirmation: the order's ClOrdID
     status: str | None = None  # on a STATUS report: the RFQ state it describes
+    fill_exec_id: str | None = None  # on a STATUS report of a filled RFQ: its fill report's ExecID (527)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ ORD_REJ_REASON_CODES = {
     RejectReason.NOT_AUTHORIZED: 15,
 }
 ORD_REJ_REASON = 103
+SECONDARY_EXEC_ID = 527  # on a status report: the ExecID of the fill it describes
 
 # ExecAckStatus (1036) and DKReason (127) of an ExecutionAcknowledgement (BN)
 EXEC_ACK_STATUS_CODES = {out.ExecutionAckStatus.ACCEPTED: "1", out.ExecutionAckStatus.REFUSED: "2"}
@@ -104,6 +105,7 @@ def encode_requester_report(report: out.RequesterReport, now: datetime) -> fix.M
     put(message, t.CL_ORD_ID, report.cl_ord_id)
     put(message, t.ORIG_CL_ORD_ID, report.orig_cl_ord_id)
     put(message, t.EXEC_ID, report.exec_id)
+    put(message, SECONDARY_EXEC_ID, report.fill_exec_id)
     put(message, t.EXEC_TYPE, exec_type)
     put(message, t.ORD_STATUS, ord_status)
     if report.kind is out.ReportKind.REJECTED and report.reject_reason is not None:

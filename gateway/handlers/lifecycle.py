@@ -49,10 +49,15 @@ def order_status(command: QueryOrder, rfq: Rfq | None) -> out.RequesterReport:
             exec_id=f"status-{command.cl_ord_id}", symbol=command.symbol, side=command.side,
             order_quantity=Decimal(0),
             cum_quantity=Decimal(0), average_price=None, text="unknown order", status=RfqState.REJECTED.value)
+    # An RFQ settles in one fill: its price is the average, its quantity the cumulative one, and its
+    # ExecID the fill report's, so a requester that missed the report can book the trade from this.
+    filled = rfq.filled_quantity > 0
     return out.RequesterReport(
         to=rfq.requester, kind=out.ReportKind.STATUS, cl_ord_id=rfq.client_req_id, order_id=f"rfq-{rfq.rfq_id}",
         exec_id=f"status-{rfq.rfq_id}", symbol=rfq.symbol, side=rfq.side, order_quantity=rfq.quantity,
-        cum_quantity=rfq.filled_quantity, average_price=rfq.average_price, status=rfq.state.value)
+        cum_quantity=rfq.filled_quantity, average_price=rfq.average_price, status=rfq.state.value,
+        last_price=rfq.average_price if filled else None, last_quantity=rfq.filled_quantity if filled else None,
+        fill_exec_id=out.fill_exec_id(rfq.rfq_id) if filled else None)
 
 
 def apply_operator_command(command: ApplyOperatorCommand, policy: GatewayPolicy, book: RfqBook,

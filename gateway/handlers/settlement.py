@@ -191,7 +191,7 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
     changes.events.append(RfqSettled(rfq_id=rfq.rfq_id, occurred_at=now, cash_amount=settled.requester_amount
                                      if rfq.side is Side.BUY else settled.solver_amount,
                                      shares=quantity, cash_released=_cash_released(rfq, quoted, settled)))
-    changes.outbound.append(requester_report(filled, out.ReportKind.FILL, f"{rfq.rfq_id}-fill", quote,
+    changes.outbound.append(requester_report(filled, out.ReportKind.FILL, out.fill_exec_id(rfq.rfq_id), quote,
                                              last_price=price, last_quantity=quantity))
     if partial:
         changes.outbound.append(requester_report(

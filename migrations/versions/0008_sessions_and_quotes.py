@@ -22,7 +22,20 @@ def _decimal() -> sa.types.TypeEngine[object]:
     return sa.Text().with_variant(sa.Numeric(38, 12), "postgresql")
 
 
+BREAK_KINDS_BEFORE = ("'missing_ours', 'missing_theirs', 'quantity_mismatch', 'price_mismatch', "
+                      "'settlement_date_mismatch', 'side_mismatch', 'symbol_mismatch', 'reserves_mismatch'")
+BREAK_KINDS_AFTER = BREAK_KINDS_BEFORE + ", 'unsettled_venue_fill'"
+
+
+def _break_kinds(kinds: str) -> None:
+    """Replace recon_breaks' kind check (SQLite: the batch copy rebuilds the table with it)."""
+    with op.batch_alter_table("recon_breaks", recreate="always") as batch:
+        batch.drop_constraint("ck_recon_breaks_kind", type_="check")
+        batch.create_check_constraint("kind", f"kind IN ({kinds})")
+
+
 def upgrade() -> None:
+    _break_kinds(BREAK_KINDS_AFTER)
     op.create_table(
         "session_progress",
         sa.Column("comp_id", sa.String(length=64), nullable=False),
@@ -75,6 +88,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _break_kinds(BREAK_KINDS_BEFORE)
     op.drop_table("fix_outbox_state")
     op.drop_table("fix_outbox")
     with op.batch_alter_table("broker_rfqs") as batch:

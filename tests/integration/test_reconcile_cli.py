@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.reference_data import seed_reference_data
 from app.settings import Settings
-from broker.models import VenueFillRow, VenueOrderRow
+from broker.models import BrokerRfqRow, VenueFillRow, VenueOrderRow
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
 from gateway.models import FillRow, QuoteRow, RfqRow
 from ledger.uow import SqlUnitOfWork
@@ -48,13 +48,20 @@ def seeded(uow_factory: UowFactory) -> UowFactory:
 
 
 def _insert_venue_fills(uow_factory: UowFactory, fills: list[tuple[str, str, str, str, str]],
-                        trade_date: date = TRADE_DATE, nbbo: tuple[str, str] | None = None) -> None:
+                        trade_date: date = TRADE_DATE, nbbo: tuple[str, str] | None = None,
+                        broker_state: str = "Filled") -> None:
+    """Our venue fills, each of a broker RFQ in `broker_state` (Filled: the gateway settled it)."""
     with uow_factory() as uow:
         for index, (trade_id, symbol, side, quantity, price) in enumerate(fills):
             at = datetime.combine(trade_date, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15,
                                                                                                     minutes=index)
+            uow.session.add(BrokerRfqRow(
+                rfq_id=f"rfq-{trade_id}", quote_resp_id=f"QR{trade_id}", symbol=symbol, side=side,
+                quantity=Decimal(quantity), quoted_price=Decimal(price), margin_bps=Decimal(0), state=broker_state,
+                filled_quantity=Decimal(quantity), venue_average=Decimal(price), settle_price=Decimal(price),
+                text=None, updated_at=at, settle_by=None))
             uow.session.add(VenueOrderRow(
-                cl_ord_id=f"rfq-{trade_id}-001", rfq_id=index, attempt=1, quote_resp_id=f"QR{trade_id}",
+                cl_ord_id=f"rfq-{trade_id}-001", rfq_id=f"rfq-{trade_id}", attempt=1, quote_resp_id=f"QR{trade_id}",
                 symbol=symbol, side=side, quantity=Decimal(quantity), limit_price=Decimal(price),
                 quoted_price=Decimal(price), state="filled", cum_quantity=Decimal(quantity),
                 notional=Decimal(quantity) * Decimal(price), venue_order_id=f"V{trade_id}", reported=True,
@@ -151,6 +158,18 @@ def test_faults_are_found_printed_and_stored_with_exit_one(settings: Settings, s
     printed = [line.split() for line in lines[header + 1:header + 7]]
     assert sorted((row[0], row[1]) for row in printed) == sorted((kind, trade_id) for kind, trade_id, *_ in expected)
     assert lines[-1] == "6 breaks: 1 trade matched"
+
+
+def test_a_venue_fill_the_gateway_did_not_settle_is_a_break(settings: Settings, seeded: UowFactory,
+                                                           tmp_path: Path) -> None:
+    _insert_venue_fills(seeded, OUR_FILLS)
+    _insert_venue_fills(seeded, [("E5", "AAPL", "buy", "3", "227.45")], broker_state="Unsettled")
+    rows = CLEAN_STATEMENT + [_statement_row("E5", "AAPL", "buy", "3", "227.45")]
+    exit_code, output = _reconcile(settings, _write(tmp_path, "statement.csv", statement_csv(rows)))
+    assert exit_code == 1
+    assert _stored_breaks(seeded) == [("unsettled_venue_fill", "E5", "AAPL", "buy 3 AAPL @ 227.45",
+                                       "not settled by the gateway: RFQ rfq-E5 is Unsettled")]
+    assert "unsettled_venue_fill" in output
 
 
 def test_rerun_of_the_same_statement_is_idempotent(settings: Settings, seeded: UowFactory, tmp_path: Path) -> None:

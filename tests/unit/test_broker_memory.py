@@ -21,7 +21,7 @@ from broker.state import BrokerRfqState, BrokerTrigger
 from core.clock import FakeClock
 from core.state_machine import InvalidTransition
 from core.types import Side
-from tests.unit.test_broker_solver import MemoryStore, make_rig, venue
+from tests.unit.test_broker_solver import MemoryStore, acknowledge, make_rig, venue
 
 D = Decimal
 
@@ -37,6 +37,7 @@ def quote_and_win(rig, quote_req_id: str, quote_resp_id: str, side=Side.BUY, qua
 def fill_completely(rig, cl_ord_id: str, exec_id: str, quantity=D(10)):
     rig.solver.orders.on_report(venue(exec_id, ExecType.TRADE, OrdStatus.FILLED, D("227.40"), quantity, quantity,
                                       cl_ord_id=cl_ord_id))
+    acknowledge(rig)
 
 
 def test_the_gateways_ids_are_opaque_the_venue_ids_append_to_the_quote_req_id():
@@ -213,4 +214,5 @@ def test_restart_after_a_sell_reached_custody_withdraws_again_and_settles_once()
     second.clock.advance(timedelta(seconds=2).total_seconds())
     second.solver.custody.on_tick()
     [report] = second.sent["reports"]
+    acknowledge(second)
     assert report.filled and second.solver.rfqs == {} and store.rfqs["rfq-1"].state is BrokerRfqState.FILLED

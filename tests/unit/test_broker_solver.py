@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from broker.custody import SimulatedCustody
-from broker.messages import QuoteWon, RfqOffered, VenueExecution
+from broker.messages import QuoteStatusNotice, QuoteWon, RfqOffered, SettlementAcknowledged, VenueExecution
 from broker.order_manager import OrderManager, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.solver import BrokerConfig, BrokerSolver
@@ -31,7 +31,7 @@ class MemoryStore:
     """Records what the connector persists; `open_rfqs`/`orders_of` replay it like SQL would."""
 
     def __init__(self):
-        self.rfqs, self.orders, self.fills, self.events = {}, {}, [], []
+        self.rfqs, self.orders, self.fills, self.events, self.quotes = {}, {}, [], [], {}
 
     def save_rfq(self, rfq, events=()):
         self.rfqs[rfq.rfq_ref] = rfq
@@ -44,6 +44,18 @@ class MemoryStore:
         self.orders[order.order.cl_ord_id] = order
         if fill is not None:
             self.fills.append(fill.exec_id)
+
+    def save_quote(self, quote, at):
+        self.quotes[quote.quote_id] = quote
+
+    def load_quote(self, quote_id):
+        return self.quotes.get(quote_id)
+
+    def forget_quotes(self, valid_before):
+        gone = [q for q, record in self.quotes.items() if record.valid_until < valid_before]
+        for quote_id in gone:
+            del self.quotes[quote_id]
+        return len(gone)
 
     def open_rfqs(self):
         return [r for r in self.rfqs.values() if not r.is_terminal]
@@ -81,6 +93,13 @@ def make_rig(prices=None, trading=None, store=None, parameters=None, finished_ke
 def venue(exec_id, exec_type, ord_status, last_px=None, last_qty=None, cum=D(0), avg=None, cl_ord_id="rfq-7-001"):
     return VenueExecution(cl_ord_id, exec_id, exec_type, ord_status, last_px, last_qty, cum, avg,
                           D("227.43"), D("227.44"), None, order_id="V1")
+
+
+def acknowledge(rig: Rig, accepted: bool = True, text: str | None = None) -> None:
+    """The gateway's ExecutionAcknowledgement (BN) for every report sent so far; the broker's RFQ
+    is settled only on it (a repeat for a settled RFQ is ignored)."""
+    for report in list(rig.sent["reports"]):
+        rig.solver.on_settlement_ack(SettlementAcknowledged(report.exec_id, accepted, text))
 
 
 def win(rig: Rig, side=Side.BUY, quantity=D(10)):
@@ -144,6 +163,7 @@ def test_a_silent_order_is_polled_every_5_s_and_cancelled_at_30_s_then_reported(
     rig.solver.orders.on_report(venue("x3", "4", "4", cum=D(4)))
     [report] = rig.sent["reports"]
     assert (report.filled, report.last_quantity, report.last_price) == (True, D(4), D("227.8548"))
+    acknowledge(rig)
     assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED and "rfq-7" not in rig.solver.rfqs
     assert rig.store.fills == ["x2"] and "MintStockTokens" in rig.store.events
 
@@ -183,7 +203,9 @@ def test_a_sell_waits_in_withdrawing_token_until_custody_confirms():
     rig.solver.custody.on_tick()
     [report] = rig.sent["reports"]
     assert report.last_price == D("227.0450")  # 227.50 x 0.998, better than the 226.98 quoted
-    assert rig.store.events[-1] == "TokenWithdrawn" and rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED
+    assert rig.store.events[-1] == "TokenWithdrawn" and rig.store.rfqs["rfq-7"].state is BrokerRfqState.REPORTED
+    acknowledge(rig)
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED and "rfq-7" not in rig.solver.rfqs
 
 
 def test_restart_restores_orders_and_settles_a_fill_missed_while_down_once():
@@ -202,3 +224,39 @@ def test_restart_restores_orders_and_settles_a_fill_missed_while_down_once():
     second.solver.orders.on_report(venue("ms2", "I", "2", cum=D(10), avg=D("227.41")))
     assert len(second.sent["reports"]) == 1
     assert store.fills == ["rfq-7-001-recovered-10"]
+
+
+def test_the_rfq_is_settled_only_when_the_gateway_acknowledges_the_report():
+    rig = make_rig()
+    win(rig)
+    rig.solver.orders.on_report(venue("x1", "F", "2", D("227.40"), D(10), D(10)))
+    [report] = rig.sent["reports"]
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.REPORTED and "rfq-7" in rig.solver.rfqs
+    rig.solver.report_pending()  # a gateway reconnect: the unacknowledged report goes again, same ExecID
+    assert [r.exec_id for r in rig.sent["reports"]] == [report.exec_id] * 2
+    acknowledge(rig)
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED and "rfq-7" not in rig.solver.rfqs
+    acknowledge(rig)  # a repeated acknowledgement changes nothing
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FILLED
+
+
+def test_a_refused_report_leaves_the_rfq_unsettled_with_an_event_for_operations():
+    rig = make_rig()
+    win(rig)
+    rig.solver.orders.on_report(venue("x1", "F", "2", D("227.40"), D(10), D(10)))
+    acknowledge(rig, accepted=False, text="settlement deadline passed")
+    unsettled = rig.store.rfqs["rfq-7"]
+    assert unsettled.state is BrokerRfqState.UNSETTLED and "settlement deadline passed" in (unsettled.text or "")
+    assert rig.store.events[-1] == "RfqUnsettled" and "rfq-7" not in rig.solver.rfqs
+
+
+def test_an_rfq_the_gateway_ended_before_any_report_is_abandoned_and_its_order_cancelled():
+    rig = make_rig()
+    win(rig)
+    rig.solver.on_quote_status(QuoteStatusNotice("rfq-7", "bq-rfq-7", "7", "settlement deadline passed"))
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.ABANDONED
+    assert [c.orig_cl_ord_id for c in rig.sent["cancels"]] == ["rfq-7-001"]
+    rig.clock.advance(60)  # whatever the venue answers now, no new order is sent for this RFQ
+    rig.solver.orders.on_report(venue("c1", "4", "4", cl_ord_id="rfq-7-001"))
+    assert [o.cl_ord_id for o in rig.sent["orders"]] == ["rfq-7-001"]
+    assert rig.store.rfqs["rfq-7"].state is BrokerRfqState.FAILED

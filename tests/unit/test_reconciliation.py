@@ -19,7 +19,9 @@ from recon.reconciliation import (
     HolidayCalendar,
     OurTrade,
     StatementRow,
+    UnsettledFill,
     compare_reserves,
+    compare_settlements,
     compare_trades,
     custody_totals,
 )
@@ -261,3 +263,15 @@ def test_reserves_missing_at_custody_count_as_zero() -> None:
 def test_statement_csv_orders_rows_by_trade_id() -> None:
     text = statement_csv([replace(_row("E2")), _row("E1")])
     assert [line.split(",")[0] for line in text.splitlines()] == ["trade_id", "E1", "E2"]
+
+
+def test_a_venue_fill_the_gateway_never_settled_is_a_break_naming_the_rfq_and_its_state() -> None:
+    trade = OurTrade("E9", "AAPL", "buy", Decimal("10"), Decimal("227.41"))
+    orphan = OurTrade("E8", "MSFT", "sell", Decimal("5"), Decimal("415.2"))
+    breaks = compare_settlements([UnsettledFill(trade, "rfq-42", "Unsettled"), UnsettledFill(orphan, None, None)])
+    assert [(b.kind, b.trade_id) for b in breaks] == [(BreakKind.UNSETTLED_VENUE_FILL, "E8"),
+                                                      (BreakKind.UNSETTLED_VENUE_FILL, "E9")]
+    assert breaks[1].ours == "buy 10 AAPL @ 227.41"
+    assert breaks[1].theirs == "not settled by the gateway: RFQ rfq-42 is Unsettled"
+    assert breaks[0].theirs == "not settled by the gateway: no RFQ record"
+    assert compare_settlements([]) == ()

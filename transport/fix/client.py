@@ -77,8 +77,12 @@ class _RecordingApplication(GuardedApplication):
 
 class FixClient:
     def __init__(self, comp_id: str, target_comp_id: str, host: str, port: int, data_dir: Path,
-                 data_dictionary: Path, credentials: tuple[str, str] | None = None) -> None:
+                 data_dictionary: Path, credentials: tuple[str, str] | None = None,
+                 on_message: Callable[[Received], None] | None = None) -> None:
+        """`on_message` sees each message on QuickFIX's thread before it counts as received, so a
+        journal written there loses nothing to a kill (QuickFIX would not resend it)."""
         self.comp_id = comp_id
+        self._on_message = on_message
         self.session = session_id(comp_id, target_comp_id)
         self.logged_on = threading.Event()
         self._received: list[Received] = []
@@ -103,6 +107,8 @@ class FixClient:
         return int(session.getExpectedSenderNum()) if session is not None else 0
 
     def record(self, message: Received) -> None:
+        if self._on_message is not None:
+            self._on_message(message)
         with self._condition:
             self._received.append(message)
             if len(self._received) > RECEIVED_LIMIT:
