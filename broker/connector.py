@@ -122,7 +122,7 @@ class BrokerConnector:
     def _dispatch(self, command: ConnectorCommand) -> None:
         if isinstance(command, RfqOffered):
             if self.reconciling:
-                log.info("broker_declined", quote_req_id=command.quote_req_id, reason="reconciling with the venue")
+                log.debug("broker_declined", quote_req_id=command.quote_req_id, reason="reconciling with the venue")
                 return
             self.solver.on_rfq(command)
         elif isinstance(command, QuoteWon):

@@ -110,7 +110,7 @@ class OrderManager:
         self._store.save_new_order(order)  # committed before the send: a crash never forgets a sent order
         self.orders[order.order.cl_ord_id] = order
         self._send_order(order.order)
-        log.info("venue_order_sent", rfq_ref=order.rfq_ref, cl_ord_id=order.order.cl_ord_id,
+        log.debug("venue_order_sent", rfq_ref=order.rfq_ref, cl_ord_id=order.order.cl_ord_id,
                  limit=str(order.order.limit_price), attempt=order.attempt)
         return order
 

@@ -117,7 +117,7 @@ class BrokerSolver:
         reason = self._why_not_quote(offer, tick, now)
         reference = self.prices.reference(offer.symbol) if reason is None else None
         if tick is None or reference is None:
-            log.info("broker_declined", quote_req_id=offer.quote_req_id, symbol=offer.symbol,
+            log.debug("broker_declined", quote_req_id=offer.quote_req_id, symbol=offer.symbol,
                      reason=reason or "no fresh reference price")
             return
         parameters = self._parameters(now)
@@ -132,7 +132,7 @@ class BrokerSolver:
                                           quote.bid, quote.ask, parameters.margin_bps, valid_until), now)
         self.send_quote(QuoteToSend(offer.quote_req_id, quote_id, offer.symbol, quote.bid, quote.ask,
                                     offer.quantity, valid_until))
-        log.info("broker_quoted", quote_req_id=offer.quote_req_id, bid=str(quote.bid), ask=str(quote.ask),
+        log.debug("broker_quoted", quote_req_id=offer.quote_req_id, bid=str(quote.bid), ask=str(quote.ask),
                  margin_bps=str(parameters.margin_bps))
 
     def _why_not_quote(self, offer: RfqOffered, tick: Decimal | None, now: datetime) -> str | None:
@@ -284,7 +284,7 @@ class BrokerSolver:
         self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref), rfq.symbol,
                                                 rfq.side, True, rfq.settle_price, rfq.filled_quantity, None))
-        log.info("broker_execution_reported", rfq_ref=rfq.rfq_ref, filled=str(rfq.filled_quantity),
+        log.debug("broker_execution_reported", rfq_ref=rfq.rfq_ref, filled=str(rfq.filled_quantity),
                  settle_price=str(rfq.settle_price))
 
     def report_pending(self) -> None:
@@ -297,11 +297,11 @@ class BrokerSolver:
         """The gateway's answer to a fill report: only now is the RFQ settled -- or known not to be."""
         rfq = self.rfqs.get(RfqRef(ack.exec_id.removesuffix(refs.SETTLEMENT_EXEC_SUFFIX)))
         if rfq is None or rfq.state is not BrokerRfqState.REPORTED:
-            log.info("broker_ack_ignored", exec_id=ack.exec_id, accepted=ack.accepted)
+            log.debug("broker_ack_ignored", exec_id=ack.exec_id, accepted=ack.accepted)
             return
         if ack.accepted:
             self._save(rfq.apply(BrokerTrigger.ACKNOWLEDGED, self.clock.now()))
-            log.info("broker_settled", rfq_ref=rfq.rfq_ref)
+            log.debug("broker_settled", rfq_ref=rfq.rfq_ref)
             return
         refused = rfq.apply(BrokerTrigger.SETTLEMENT_REFUSED, self.clock.now())
         self._unsettled(refused, f"the gateway refused the fill report: {ack.text}")

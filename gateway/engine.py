@@ -185,7 +185,7 @@ class RfqEngine:
         raise AssertionError(f"no handler for {type(command).__name__}")
 
     def _refused(self, uow: GatewayUnitOfWork, command: object, refusal: DomainRejection, batch: _Batch) -> None:
-        log.info("command_refused", command=type(command).__name__, reason=refusal.reason.value, text=refusal.text)
+        log.debug("command_refused", command=type(command).__name__, reason=refusal.reason.value, text=refusal.text)
         batch.outbound.extend(rejection_for(command, refusal, self.book))
         if isinstance(command, RequestQuote):
             self.sessions.record_rejection(uow, command, refusal)

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName, Side
+from db.upsert import upsert
 from gateway import outbox_codec
 from gateway.access.operator import OperatorCommand, OperatorQueue
 from gateway.domain import outbound as out
@@ -55,7 +57,8 @@ class SqlGatewayStore:
 
     def rfq_by_acceptance(self, requester: SessionName, client_resp_id: str) -> Rfq | None:
         row = self._uow.session.scalar(select(RfqRow).where(RfqRow.requester_session == requester,
-                                                            RfqRow.client_resp_id == client_resp_id).limit(1))
+                                                            RfqRow.client_resp_id == client_resp_id).limit(1)
+                                       .execution_options(populate_existing=True))
         return rfq_from_row(row) if row is not None else None
 
     def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool:
@@ -130,32 +133,33 @@ class SqlGatewayUnitOfWork:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """One command of a batch: its writes are undone alone if it is refused (SAVEPOINT)."""
-        with self._inner.session.begin_nested():
-            yield
+        try:
+            with self._inner.session.begin_nested():
+                yield
+        except BaseException:
+            self._inner.ledger.forget_locks()  # the rollback released the row locks taken inside it
+            raise
 
     def commit(self) -> None:
         self._inner.commit()
 
 
 def save_changeset(uow: SqlUnitOfWork, changes: Changeset) -> None:
-    """Stage every row of a changeset in the unit of work's transaction (no commit here)."""
+    """Stage every row of a changeset in the unit of work's transaction (no commit here): one
+    upsert per table, fills and events inserted in one statement each."""
     session: Session = uow.session
-    for rfq in changes.rfqs:
-        session.merge(_rfq_row(rfq))
-    session.flush()
-    for quote in changes.quotes:
-        session.merge(_quote_row(quote))
-    session.flush()
-    for fill in changes.fills:
-        session.add(FillRow(rfq_id=fill.rfq_id, quote_id=fill.quote_id, exec_id=fill.exec_id,
-                                last_price=fill.last_price, last_quantity=fill.last_quantity,
-                                nbbo_bid=fill.nbbo_bid, nbbo_offer=fill.nbbo_offer, created_at=fill.occurred_at))
-    for event in changes.events:
-        uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+    upsert(session, RfqRow.__table__, [_rfq_values(rfq) for rfq in changes.rfqs], ["id"])
+    upsert(session, QuoteRow.__table__, [_quote_values(quote) for quote in changes.quotes], ["id"])
+    if changes.fills:
+        session.execute(insert(FillRow.__table__), [
+            {"rfq_id": fill.rfq_id, "quote_id": fill.quote_id, "exec_id": fill.exec_id,
+             "last_price": fill.last_price, "last_quantity": fill.last_quantity, "nbbo_bid": fill.nbbo_bid,
+             "nbbo_offer": fill.nbbo_offer, "created_at": fill.occurred_at} for fill in changes.fills])
+    uow.add_events([(event.event_type, event.payload(), event.rfq_id, event.occurred_at) for event in changes.events])
 
 
-def _rfq_row(rfq: Rfq) -> RfqRow:
-    return RfqRow(
+def _rfq_values(rfq: Rfq) -> dict[str, Any]:
+    return dict(
         id=rfq.rfq_id, requester_session=rfq.requester, requester_account=rfq.requester_account,
         client_req_id=rfq.client_req_id, symbol=rfq.symbol, side=rfq.side.value, quantity=rfq.quantity,
         limit_price=rfq.limit_price, state=rfq.state.value, mode=rfq.mode.value, origin=rfq.origin.value,
@@ -167,8 +171,8 @@ def _rfq_row(rfq: Rfq) -> RfqRow:
     )
 
 
-def _quote_row(quote: Quote) -> QuoteRow:
-    return QuoteRow(
+def _quote_values(quote: Quote) -> dict[str, Any]:
+    return dict(
         id=quote.quote_id, rfq_id=quote.rfq_id, solver_session=quote.solver, solver_account=quote.solver_account,
         solver_quote_id=quote.solver_quote_id, bid_price=quote.bid_price, offer_price=quote.offer_price,
         bid_size=quote.bid_size, offer_size=quote.offer_size, valid_until=quote.valid_until,
@@ -216,5 +220,6 @@ def load_book(session: Session) -> RfqBook:
 
 def find_rfq_by_client_id(session: Session, requester: str, client_req_id: str) -> Rfq | None:
     row = session.scalar(select(RfqRow).where(RfqRow.requester_session == requester,
-                                                  RfqRow.client_req_id == client_req_id))
+                                              RfqRow.client_req_id == client_req_id)
+                         .execution_options(populate_existing=True))  # rows are written by Core upserts
     return rfq_from_row(row) if row is not None else None

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,10 +47,25 @@ MAX_EXPIRE_BATCH = 1000
 
 
 
+class _Entry(NamedTuple):
+    """A journal entry just written: only its id is needed afterwards."""
+
+    id: int
+
+
 class Ledger:
     def __init__(self, session: Session, clock: Now = utc_now) -> None:
+        """One ledger per transaction: it remembers the account ids it looked up and the accounts
+        it row-locked, so a batch of commands on the same accounts asks SQL once."""
         self._session = session
         self._clock = clock
+        self._account_ids: dict[tuple[str, str], int] = {}  # accounts that existed before we looked
+        self._locked: dict[int, LedgerAccount] = {}  # row-locked in this transaction: nobody else can change them
+
+    def forget_locks(self) -> None:
+        """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it, so
+        every account is read and locked again before its next change."""
+        self._locked.clear()
 
     # ----------------------------------------------------------------- queries
 
@@ -62,8 +78,12 @@ class Ledger:
         """Get or create the (owner, asset) account; safe against a concurrent creator."""
         require_text("owner", owner, 64)
         require_text("asset", asset, 16)
+        known_id = self._account_ids.get((owner, asset))
+        if known_id is not None and known_id in self._locked:
+            return self._locked[known_id]
         found = self._find_account(owner, asset)
         if found is not None:
+            self._account_ids[(owner, asset)] = found.id
             return found
         self._insert_account_if_missing(owner, asset)
         created = self._find_account(owner, asset)
@@ -270,14 +290,20 @@ class Ledger:
 
     def _lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LedgerAccount]:
         ids = sorted(set(account_ids))
-        statement = (
-            select(LedgerAccount)
-            .where(LedgerAccount.id.in_(ids))
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        accounts = {account.id: account for account in self._session.scalars(statement)}
+        missing = [account_id for account_id in ids if account_id not in self._locked]
+        if missing:
+            # Only accounts not yet locked in this transaction are read (and locked) again: a row we
+            # hold the lock on cannot have changed under us (after a SAVEPOINT rollback SQLAlchemy
+            # expires our objects, so they reload).
+            statement = (
+                select(LedgerAccount)
+                .where(LedgerAccount.id.in_(missing))
+                .order_by(LedgerAccount.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            self._locked.update((account.id, account) for account in self._session.scalars(statement))
+        accounts = {account_id: self._locked[account_id] for account_id in ids if account_id in self._locked}
         assert sorted(accounts) == ids, f"accounts {ids} vanished while locking"
         return accounts
 
@@ -350,7 +376,7 @@ class Ledger:
 
     @staticmethod
     def _resolve(
-        hold: Hold, status: str, posted: Decimal, released: Decimal, entry: JournalEntry, now: datetime
+        hold: Hold, status: str, posted: Decimal, released: Decimal, entry: _Entry, now: datetime
     ) -> None:
         hold.status = status
         hold.posted_amount = posted
@@ -368,32 +394,32 @@ class Ledger:
         now: datetime | None = None,
         rfq_id: int | None = None,
         hold_id: str | None = None,
-    ) -> JournalEntry:
+    ) -> _Entry:
+        """The entry and its lines as two INSERTs (no ORM objects: they are never read back in the
+        transaction); the account balances change on the locked ORM rows, written by the flush."""
         assert_balanced(postings)
-        entry = JournalEntry(
-            kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
-            description=description, created_at=now or self._clock(),
-        )
-        self._session.add(entry)
-        self._session.flush()
+        entry_id = self._session.execute(
+            insert(JournalEntry.__table__).values(
+                kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
+                description=description, created_at=now or self._clock(),
+            ).returning(JournalEntry.__table__.c.id)
+        ).scalar_one()
+        lines = []
         with localcontext(EXACT_CONTEXT):
             for posting in postings:
                 account = posting.account
-                self._session.add(
-                    JournalLine(
-                        entry_id=entry.id, account_id=account.id, asset=account.asset,
-                        bucket=posting.bucket, amount=posting.amount,
-                    )
-                )
+                lines.append({"entry_id": entry_id, "account_id": account.id, "asset": account.asset,
+                              "bucket": posting.bucket, "amount": posting.amount})
                 if posting.bucket == AVAILABLE:
                     account.available = account.available + posting.amount
                 else:
                     account.locked = account.locked + posting.amount
         for posting in postings:
             assert posting.account.locked >= 0, f"account {posting.account.id} locked went negative"
+        self._session.execute(insert(JournalLine.__table__), lines)
         self._session.flush()
-        log.info("ledger_entry", kind=kind, entry_id=entry.id, idempotency_key=idempotency_key, hold_id=hold_id)
-        return entry
+        log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
+        return _Entry(entry_id)
 
     def _view(self, hold: Hold) -> HoldView:
         owner = self._session.get(LedgerAccount, hold.account_id)

@@ -7,7 +7,7 @@ commit and marks them published, so a crash between commit and publish only dela
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Now, utc_now
@@ -129,6 +129,17 @@ class SqlUnitOfWork:
         self.session.add(event)
         self.session.flush()
         return event.id
+
+    def add_events(self, events: Sequence[tuple[str, Mapping[str, Any], int | None, datetime]]) -> None:
+        """Stage many outbox events (type, payload, rfq_id, occurred_at) in one statement."""
+        if not events:
+            return
+        rows = []
+        for event_type, payload, rfq_id, occurred_at in events:
+            assert 0 < len(event_type) <= 64, f"event_type must be 1..64 characters: {event_type!r}"
+            rows.append({"rfq_id": rfq_id, "event_type": event_type, "payload": encode_payload(payload),
+                         "occurred_at": occurred_at, "published_at": None})
+        self.session.execute(insert(OutboxRow.__table__), rows)
 
     def unpublished_events(self, limit: int) -> list[DomainEventRecord]:
         """Oldest unpublished events first. On PostgreSQL rows another relay holds are skipped.
