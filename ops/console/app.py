@@ -125,14 +125,18 @@ class _Console:
     async def stream(self, request: Request) -> AsyncIterator[str]:
         sent: dict[str, str] = {}
         last_write = 0.0
+        last_snapshot: Snapshot | None = None
         loop = asyncio.get_running_loop()
         yield "retry: 2000\n\n"
         while not self.stopping.is_set():
             if self.deps.sessions.get(request.cookies.get(COOKIE)) is None:
                 return  # logged out (or expired) while watching
             snapshot = await self.deps.snapshots.current()
-            fragments = self.fragments(snapshot, request)
-            changed = {name: html for name, html in fragments.items() if sent.get(name) != html}
+            changed = {}
+            if snapshot is not last_snapshot:  # the same snapshot renders the same HTML
+                last_snapshot = snapshot
+                fragments = self.fragments(snapshot, request)
+                changed = {name: html for name, html in fragments.items() if sent.get(name) != html}
             if changed:
                 sent.update(changed)
                 payload = json.dumps({"sections": changed, "at": snapshot.taken_at.strftime("%H:%M:%S")})

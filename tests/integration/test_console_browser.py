@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BROWSER_WAIT_S = 5.0
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -61,7 +62,13 @@ def consoled(tmp_path_factory):
 
 
 def _wait(driver, condition, what: str):
-    return WebDriverWait(driver, BROWSER_WAIT_S, poll_frequency=0.05).until(condition, message=what)
+    """Sections are swapped in place by the event stream: elements go stale, so conditions re-query."""
+    return WebDriverWait(driver, BROWSER_WAIT_S, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition, message=what)
+
+
+def _text(driver, css: str) -> str:
+    return _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).text, f"the text of {css}")
 
 
 def _log_in(driver, url: str, password: str = PASSWORD) -> None:
@@ -77,10 +84,9 @@ def test_login_then_the_dashboard_loads_and_goes_live(browser, consoled):
     assert "Wrong username or password" in browser.find_element(By.ID, "login-error").text
     _log_in(browser, url)
     _wait(browser, lambda d: d.find_element(By.ID, "live-status").text == "connected", "the event stream")
-    sessions = browser.find_element(By.ID, "sessions")
-    assert "REQ1" in sessions.text and "SOLVER2" in sessions.text
-    req1 = browser.find_element(By.CSS_SELECTOR, '#sessions tr[data-session="REQ1"]')
-    assert "yes" in req1.text
+    sessions = _text(browser, "#sessions")
+    assert "REQ1" in sessions and "SOLVER2" in sessions
+    assert "yes" in _text(browser, '#sessions tr[data-session="REQ1"]')
 
 
 def test_a_new_rfq_and_its_quote_appear_without_a_reload(browser, consoled):
@@ -88,15 +94,14 @@ def test_a_new_rfq_and_its_quote_appear_without_a_reload(browser, consoled):
     browser.execute_script("window.__sameDocument = true;")
     market = running.stack.market.nbbo("NVDA", running.clock.now())
     send_rfq(running.clients["REQ1"], "live-1", "NVDA", "1", 3)
-    row = _wait(browser, lambda d: next((r for r in d.find_elements(By.CSS_SELECTOR, "#rfqs tr[data-rfq]")
+    row = _wait(browser, lambda d: next((r.text for r in d.find_elements(By.CSS_SELECTOR, "#rfqs tr[data-rfq]")
                                          if "live-1" in r.text), False), "the RFQ row")
-    assert "NVDA" in row.text
+    assert "NVDA" in row
     solver1 = running.clients["SOLVER1"]
     quote(solver1, rfq_seen_by(solver1, "NVDA", 3), market.bid - 1, market.ask + 1)
     _wait(browser, lambda d: any("SOLVER1" in r.text for r in d.find_elements(By.CSS_SELECTOR, "#rfqs tr[data-rfq]")
                                  if "live-1" in r.text), "the quote in the RFQ's row")
-    timer = browser.find_element(By.CSS_SELECTOR, "#rfqs .timer")
-    assert timer.text.endswith(" s")
+    assert _text(browser, "#rfqs .timer").endswith(" s")
     assert browser.execute_script("return window.__sameDocument === true;"), "the page was reloaded"
     screenshot = _artifacts() / "console.png"
     browser.save_screenshot(str(screenshot))
@@ -108,16 +113,15 @@ def test_a_new_rfq_and_its_quote_appear_without_a_reload(browser, consoled):
 def test_disabling_a_solver_asks_for_confirmation_and_reaches_the_engine(browser, consoled):
     engine = consoled.running.stack.engine
     browser.get(consoled.console.url)
-    browser.find_element(By.ID, "disable-SOLVER2").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "disable-SOLVER2").click() or True, "the disable button")
     assert "Disable solver SOLVER2?" in browser.find_element(By.ID, "confirm-question").text
     browser.find_element(By.NAME, "reason").send_keys("browser test")
     browser.find_element(By.ID, "confirm").click()
-    assert "solver SOLVER2 disabled" in browser.find_element(By.ID, "flash").text
-    row = browser.find_element(By.CSS_SELECTOR, '#solvers tr[data-solver="SOLVER2"]')
-    assert "disabled (browser test)" in row.text
+    assert "solver SOLVER2 disabled" in _text(browser, "#flash")
+    assert "disabled (browser test)" in _text(browser, '#solvers tr[data-solver="SOLVER2"]')
     wait_for(lambda: "SOLVER2" in engine.book.disabled_solvers, "the engine applying the operator command")
     _wait(browser, lambda d: "disabled; " in d.find_element(By.ID, "commands").text, "the command's result, live")
-    browser.find_element(By.ID, "enable-SOLVER2").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "enable-SOLVER2").click() or True, "the enable button")
     browser.find_element(By.ID, "confirm").click()
     wait_for(lambda: "SOLVER2" not in engine.book.disabled_solvers, "the engine enabling it again")
     browser.save_screenshot(str(_artifacts() / "console-after-actions.png"))
