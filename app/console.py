@@ -50,7 +50,8 @@ def attach_monitoring(stack: Stack) -> Monitoring:
     metrics = GatewayMetrics()
     feed = LiveFeed()
     sessions = session_source(stack.settings, stack.sessions, stack.application.live_sessions)
-    metrics.seed(stack.engine.book.open_rfqs())
+    book = stack.engine.book
+    metrics.seed((rfq, bool(book.quotes(rfq.rfq_id))) for rfq in book.open_rfqs())
     stack.engine.add_observer(metrics.observe)
     stack.engine.add_observer(feed.observe)
     metrics.time_commits(stack.sessions)

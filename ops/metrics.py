@@ -78,10 +78,14 @@ class GatewayMetrics:
             self.rfqs.labels(state=state.value)
 
     # -- the engine side -----------------------------------------------------------------------
-    def seed(self, open_rfqs: Iterable[Rfq]) -> None:
-        """RFQs already open when the process started (the engine's book, before it starts)."""
-        for rfq in open_rfqs:
-            self._see_rfq(rfq)
+    def seed(self, open_rfqs: Iterable[tuple[Rfq, bool]]) -> None:
+        """RFQs already open when the process started, each with whether it has a quote already (the
+        engine's book, before it starts): in the by-state gauge, not counted as received here."""
+        with self._lock:
+            for rfq, quoted in open_rfqs:
+                if int(rfq.rfq_id) not in self._tracker.open and not rfq.is_terminal:
+                    self._tracker.open[int(rfq.rfq_id)] = _OpenRfq(rfq.state, rfq.created_at, quoted)
+                    self.rfqs.labels(state=rfq.state.value).inc()
 
     def observe(self, changes: Changeset) -> None:
         """Commit observer: counts only, on the engine thread."""
@@ -173,7 +177,7 @@ class _SessionCollector(Collector):
                                  "Next MsgSeqNum the gateway sends on a session", labels=["session"])
         received = GaugeMetricFamily("rfq_gateway_session_next_target_seq",
                                      "Next MsgSeqNum the gateway expects from the counterparty", labels=["session"])
-        for row in self._source.rows():
+        for row in self._source.live_rows():
             up.add_metric([row.comp_id, row.role], 1.0 if row.logged_on else 0.0)
             if row.next_sender_seq is not None:
                 sent.add_metric([row.comp_id], float(row.next_sender_seq))

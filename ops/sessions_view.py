@@ -52,6 +52,8 @@ class SessionRow:
 class SessionSource(Protocol):
     def rows(self) -> list[SessionRow]: ...
 
+    def live_rows(self) -> list[SessionRow]: ...
+
 
 def read_seqnums(path: Path) -> tuple[int | None, int | None]:
     """QuickFIX's FileStore `.seqnums`: "SSSSSSSSSS : TTTTTTTTTT" (sender, target)."""
@@ -116,6 +118,10 @@ class FileSessionSource:
         with self._database() as session:
             events = last_session_events(session)
         return self.rows_from(events)
+
+    def live_rows(self) -> list[SessionRow]:
+        """Without last logon/logout times: no database read when the running gateway says who is on."""
+        return self.rows_from({}) if self._live is not None else self.rows()
 
     def rows_from(self, events: dict[tuple[str, str], datetime]) -> list[SessionRow]:
         live = self._live() if self._live is not None else None

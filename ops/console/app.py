@@ -34,6 +34,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 STREAM_POLL_S = 0.2  # how often an event stream looks at the feed's counter
 KEEPALIVE_S = 15.0
 MAX_FORM_BYTES = 16 * 1024
+FAILED_LOGIN_DELAY_S = 0.5
 
 
 @dataclass
@@ -86,6 +87,7 @@ class _Console:
         username, password = form.get("username", ""), form.get("password", "")
         if not self.deps.sessions.check(username, password):
             log.warning("console_login_refused", username=username[:64])
+            await asyncio.sleep(FAILED_LOGIN_DELAY_S)  # slows password guessing down
             return self.html("login.html", request, None, status_code=401, error="Wrong username or password.")
         token = self.deps.sessions.open(username)
         log.info("console_login", operator=username)
@@ -226,7 +228,11 @@ class _Console:
         return Response("ok")
 
 
-_NO_STORE = {"Cache-Control": "no-store"}
+# Every page and the stream: never cached, never framed, only this origin's script, style and images.
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+             "Referrer-Policy": "no-referrer",
+             "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                        "form-action 'self'; base-uri 'none'"}
 
 
 def _check_verb(verb: str) -> None:

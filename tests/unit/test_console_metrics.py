@@ -63,12 +63,13 @@ def test_an_rfq_is_counted_by_state_with_its_latencies_quotes_and_fill() -> None
 
 def test_open_rfqs_are_seeded_and_sessions_follow_logon_events() -> None:
     metrics = GatewayMetrics()
-    metrics.seed([_rfq(7), _rfq(8, RfqState.ACCEPTED_BINDING)])
+    metrics.seed([(_rfq(7), False), (_rfq(8, RfqState.ACCEPTED_BINDING), True)])
     metrics.observe(Changeset(rfqs=[_rfq(7, RfqState.EXPIRED)], events=[
         SessionLoggedOn(rfq_id=None, occurred_at=T0, session="SOLVER1"),
         SessionLoggedOut(rfq_id=None, occurred_at=T0, session="SOLVER2")]))
     values = _values(metrics)
     assert values[("rfq_gateway_rfqs", (("state", "Quoting"),))] == 0
+    assert values[("rfq_gateway_rfqs_received_total", ())] == 0  # received before this process started
     assert values[("rfq_gateway_rfqs", (("state", "Expired"),))] == 1
     assert values[("rfq_gateway_rfqs", (("state", "AcceptedBinding"),))] == 1
     assert values[("rfq_gateway_session_logged_on_events", (("session", "SOLVER1"),))] == 1
