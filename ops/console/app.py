@@ -129,6 +129,10 @@ class _Console:
         last_write = 0.0
         last_snapshot: Snapshot | None = None
         loop = asyncio.get_running_loop()
+        first = await self.deps.snapshots.current()
+        if str(first.serial) == request.query_params.get("since"):
+            # The page was rendered from this very snapshot: start from what it shows.
+            last_snapshot, sent = first, self.fragments(first, request)
         yield "retry: 2000\n\n"
         while not self.stopping.is_set():
             if self.deps.sessions.get(request.cookies.get(COOKIE)) is None:
@@ -141,7 +145,8 @@ class _Console:
                 changed = {name: html for name, html in fragments.items() if sent.get(name) != html}
             if changed:
                 sent.update(changed)
-                payload = json.dumps({"sections": changed, "at": snapshot.taken_at.strftime("%H:%M:%S")})
+                payload = json.dumps({"sections": changed, "at": snapshot.taken_at.strftime("%H:%M:%S"),
+                                      "now": snapshot.taken_at.isoformat()})
                 yield f"event: sections\ndata: {payload}\n\n"
                 last_write = loop.time()
             elif loop.time() - last_write > KEEPALIVE_S:

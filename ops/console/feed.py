@@ -64,6 +64,7 @@ class SharedSnapshot:
         self._version = -1
         self._read_at = 0.0
         self._quality_at = 0.0
+        self._serial = 0
 
     async def current(self) -> Snapshot:
         async with self._lock:
@@ -76,7 +77,9 @@ class SharedSnapshot:
                     fresh = _with_quality(fresh, self._snapshot)
                 else:
                     self._quality_at = now
-                self._snapshot, self._version, self._read_at = fresh, version, now
+                self._serial += 1
+                self._snapshot = replace(fresh, serial=self._serial)
+                self._version, self._read_at = version, now
             return self._snapshot
 
     def read_now(self) -> Snapshot:

@@ -31,18 +31,12 @@ def _decimal(value: Decimal | None) -> str:
     return "-" if value is None else canonical_decimal_text(value)
 
 
-def _seconds_left(deadline: datetime, now: datetime) -> str:
-    left = (deadline - now).total_seconds()
-    return f"{left:.0f} s" if left > 0 else "passed"
-
-
 def make_environment() -> Environment:
     environment = Environment(loader=PackageLoader("ops.console", "templates"),
                               autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     environment.filters["hms"] = _time
     environment.filters["iso"] = _iso
     environment.filters["dec"] = _decimal
-    environment.globals["seconds_left"] = _seconds_left
     return environment
 
 

@@ -113,6 +113,7 @@ class Snapshot:
     margins: tuple[MarginView, ...]
     commands: tuple[CommandView, ...]
     quality: ExecutionQualityReport | None = field(default=None, compare=False)
+    serial: int = 0  # which read of the shared snapshot this is (a page tells its event stream)
 
 
 @dataclass(frozen=True)

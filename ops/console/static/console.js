@@ -7,9 +7,7 @@
   var updated = document.getElementById("updated");
   var offsetMs = 0; // server clock (possibly simulated) minus this browser's clock
 
-  function syncClock() {
-    var table = document.getElementById("rfqs");
-    var serverNow = table && table.getAttribute("data-server-now");
+  function syncClock(serverNow) {
     if (serverNow) { offsetMs = Date.parse(serverNow) - Date.now(); }
   }
 
@@ -23,7 +21,7 @@
     }
   }
 
-  function apply(sections) {
+  function apply(sections, serverNow) {
     Object.keys(sections).forEach(function (name) {
       var target = document.getElementById("sec-" + name);
       if (target) {
@@ -33,18 +31,19 @@
         target.classList.add("changed");
       }
     });
-    syncClock();
+    syncClock(serverNow);
     tick();
   }
 
-  syncClock();
+  syncClock(script.getAttribute("data-server-now"));
+  tick();
   setInterval(tick, 250);
   var source = new EventSource(script.getAttribute("data-events"));
   source.addEventListener("open", function () { status.textContent = "connected"; });
   source.addEventListener("error", function () { status.textContent = "reconnecting…"; });
   source.addEventListener("sections", function (event) {
     var message = JSON.parse(event.data);
-    apply(message.sections);
+    apply(message.sections, message.now);
     updated.textContent = message.at;
     status.textContent = "connected";
   });
