@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from app.console import run_console
 from app.settings import Settings
 from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverStatusStore
 from gateway.domain.rfq import ExecutionMode, RfqOrigin
@@ -93,3 +94,11 @@ def test_a_margin_set_from_the_console_is_in_force_and_audited(uow_factory, sess
     assert (command.id, command.command, command.comp_id, command.requested_by) == (
         result.command_id, "set_broker_margin", "BROKER", "alice")
     assert command.result == "overnight: margin 35 bps, aggression 2 bps"
+
+
+def test_the_console_does_not_start_without_an_operator_password(db_url, tmp_path, capsys) -> None:
+    base = Settings()
+    settings = base.model_copy(update={"database_url": db_url, "data_dir": tmp_path,
+                                       "console": base.console.model_copy(update={"password": None})})
+    assert run_console(settings) == 2
+    assert "needs an operator password" in capsys.readouterr().out
