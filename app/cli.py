@@ -9,6 +9,7 @@ from datetime import date
 from pydantic import ValidationError
 
 from app.broker_process import run_connector
+from app.console import ConsoleNotConfigured, attach_monitoring, run_console, start_stack_console
 from app.demo import run_demo
 from app.processes import wait_for_stop
 from app.settings import Settings
@@ -21,7 +22,7 @@ from ops.broker_cli import add_broker_parser, run_broker_command
 from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
 from runtime.logging import configure_logging
 
-QUIET_COMMANDS = ("demo", "admin", "reconcile", "report")
+QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "console")
 CHILD_STOP_TIMEOUT_S = 10.0
 
 
@@ -43,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     statement.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
                            help="the trade date")
     statement.add_argument("--account", default=None, help="the client CompID (default: the broker's)")
-    commands.add_parser("demo", help="run the stack with scripted clients through a handful of RFQs")
+    serve_parser.add_argument("--without-console", action="store_true",
+                              help="do not serve the operator console and /metrics ([console] in the config)")
+    demo = commands.add_parser("demo", help="run the stack with scripted clients through a handful of RFQs")
+    demo.add_argument("--keep-console", action="store_true",
+                      help="after the scenarios keep the stack and its operator console running until Ctrl-C")
+    commands.add_parser("console", help="serve the operator console alone, against the configured database "
+                                        "(the gateway runs elsewhere)")
     database = commands.add_parser("db", help="schema migrations")
     database.add_argument("action", choices=["upgrade", "downgrade"])
     database.add_argument("revision", nargs="?", default=None,
@@ -71,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     match arguments.command:
         case "serve":
-            return serve(settings, with_broker=not arguments.without_broker, venue=arguments.venue)
+            return serve(settings, with_broker=not arguments.without_broker, venue=arguments.venue,
+                         with_console=not arguments.without_console)
         case "venue" if arguments.venue_command == "run":
             return run_venue(settings)
         case "venue":
@@ -83,7 +91,9 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
         case "broker":
             return run_broker_command(arguments, settings)
         case "demo":
-            return run_demo(settings, sys.stdout)
+            return run_demo(settings, sys.stdout, keep_console=arguments.keep_console)
+        case "console":
+            return run_console(settings, sys.stdout)
         case "reconcile":
             return run_reconcile(arguments, settings)
         case "report":
@@ -93,16 +103,27 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
     return migrate(settings, arguments.action, arguments.revision)
 
 
-def serve(settings: Settings, with_broker: bool = True, venue: str = "child") -> int:
+def serve(settings: Settings, with_broker: bool = True, venue: str = "child", with_console: bool = True) -> int:
     clock = OffsetClock(settings.simulated_start) if settings.simulated_start else SystemClock()
     child = start_venue_child(settings) if venue == "child" else None
     stack = Stack(settings, clock=clock, with_broker=with_broker, venue_in_process=venue == "in-process")
+    monitoring = attach_monitoring(stack)
     stack.start()
+    console = None
+    if with_console and settings.console.enabled:
+        try:
+            console = start_stack_console(stack, monitoring)
+        except ConsoleNotConfigured as error:
+            print(f"rfq-gateway: operator console not started: {error}", file=sys.stderr, flush=True)
     print(f"rfq-gateway serving: gateway FIX 127.0.0.1:{settings.gateway.port} ({settings.gateway.comp_id}), "
           f"venue FIX {settings.venue.host}:{settings.venue.port} ({settings.venue.comp_id}); Ctrl-C stops",
           flush=True)
+    if console is not None:
+        print(f"operator console and /metrics: {console.url}", flush=True)
     wait_for_stop()
     print("rfq-gateway: stopping ...", flush=True)
+    if console is not None:
+        console.stop()
     stack.stop()
     if child is not None:
         _stop_child(child)

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy import or_, select
 
+from app.console import ConsoleNotConfigured, Monitoring, attach_monitoring, start_stack_console
 from app.demo_clients import ScriptedRequester, ScriptedSolver
+from app.processes import wait_for_stop
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import Clock, OffsetClock, SystemClock
@@ -20,6 +22,7 @@ from ledger.models import OutboxRow
 from ledger.uow import SqlUnitOfWork
 from marketcal.holidays import exchange_holidays
 from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
+from ops.console.server import ConsoleServer
 from ops.recon_cli import run_reconcile, run_report
 from transport.fix import tags as t
 from transport.fix.client import FixClient
@@ -57,8 +60,9 @@ def demo_settings(base: Settings) -> Settings:
     # Short order timers: the resting remainder of the partial fill is cancelled after 3 s, not 30 s.
     broker = base.broker.model_copy(update={"order_timeout_s": 3.0, "order_poll_interval_s": 1.0,
                                             "withdraw_delay_s": 0.5})
+    console = base.console.model_copy(update={"port": port_or_free(base.console.port)})
     return base.model_copy(update={"data_dir": data_dir, "gateway": gateway, "venue": venue, "broker": broker,
-                                   "database_url": base.database_url})
+                                   "console": console, "database_url": base.database_url})
 
 
 def connect(stack: Stack, comp_id: str) -> FixClient:
@@ -167,14 +171,31 @@ def market_clock(settings: Settings) -> Clock:
     raise RuntimeError("no regular session found in the next weeks: is the holiday calendar current?")
 
 
-def run_demo(base: Settings, out) -> int:
+def start_console(stack: Stack, monitoring: Monitoring, out) -> ConsoleServer | None:
+    """The operator console beside the demo (watch the RFQs arrive live); None if it cannot start."""
+    if not stack.settings.console.enabled:
+        return None
+    try:
+        console = start_stack_console(stack, monitoring)
+    except (ConsoleNotConfigured, OSError) as error:
+        print(f"(operator console not started: {error})\n", file=out)
+        return None
+    print(f"Operator console: {console.url} (user {stack.settings.console.username}, the password in "
+          f"[console] of the config or $RFQ_CONSOLE__PASSWORD); metrics at {console.url}metrics\n", file=out,
+          flush=True)
+    return console
+
+
+def run_demo(base: Settings, out, keep_console: bool = False) -> int:
     clock = market_clock(base)
     if isinstance(clock, OffsetClock):
         print(f"US equities are closed now; the demo runs on a simulated clock starting "
               f"{clock.now().astimezone(EXCHANGE_TZ):%a %Y-%m-%d %H:%M} New York time (regular session).\n",
               file=out)
     stack = Stack(demo_settings(base), clock=clock)
+    monitoring = attach_monitoring(stack)
     stack.start()
+    console = start_console(stack, monitoring, out)
     clients: list[FixClient] = []
     solvers: list[ScriptedSolver] = []
     try:
@@ -202,8 +223,13 @@ def run_demo(base: Settings, out) -> int:
         print(f"\nLedger invariants: {'OK' if not problems else problems}", file=out)
         post_trade(stack, out)
         print(f"Data (SQLite, QuickFIX logs): {stack.data_dir}", file=out)
+        if console is not None and keep_console:
+            print(f"\nThe stack keeps running: operator console at {console.url}; Ctrl-C stops.", file=out, flush=True)
+            wait_for_stop()
         return 0 if not problems else 1
     finally:
+        if console is not None:
+            console.stop()
         for solver in solvers:
             solver.stop()
         for client in clients:

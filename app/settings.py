@@ -147,6 +147,18 @@ class BrokerSection(StrictModel):
     withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
 
 
+class ConsoleSection(StrictModel):
+    """The operator console and /metrics (README "Operator console"), served by `serve` and `console`."""
+
+    enabled: bool = True  # `serve` (and `demo --keep-console`) start it
+    host: str = "127.0.0.1"  # loopback by default: put a TLS proxy in front to reach it from elsewhere
+    port: int = Field(default=9880, ge=0, le=65535)  # 0: any free port
+    username: str = "operator"
+    password: SecretStr | None = None  # RFQ_CONSOLE__PASSWORD; without one the console does not start
+    refresh_s: float = Field(default=1.0, gt=0)  # re-read the database at least this often (another process's changes)
+    secure_cookie: bool = False  # set True behind HTTPS
+
+
 class SessionSection(StrictModel):
     comp_id: str
     role: Role
@@ -226,6 +238,7 @@ class Settings(BaseSettings):
     fix: FixSection = FixSection()
     venue: VenueSection = VenueSection()
     broker: BrokerSection = BrokerSection()
+    console: ConsoleSection = ConsoleSection()
     sessions: list[SessionSection] = []
     instruments: list[InstrumentSection] = []
     funding: list[FundingSection] = []

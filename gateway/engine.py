@@ -93,6 +93,10 @@ class RfqEngine:
         self.sessions = SessionDesk(self)
         self.timers = TimerDesk(self, poll_operator_commands)
 
+    def add_observer(self, observer: CommitObserver) -> None:
+        """One more commit observer (metrics, the console); add it before the engine starts."""
+        self._observers = (*self._observers, observer)
+
     # -- entry points (the worker's thread) ------------------------------------------------
     def handle(self, command: object) -> None:
         self.handle_batch([command])

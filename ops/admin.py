@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverSt
 from gateway.domain.policy import Role
 from gateway.domain.rfq import RfqState
 from gateway.models import QuoteRow, RfqRow
-from ledger.models import OutboxRow
+from ops.sessions_view import ConfiguredSession, FileSessionSource, last_session_events
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -39,11 +38,6 @@ ADMIN_PASSWORD_ENV = "RFQ_ADMIN_PASSWORD"
 EXIT_ERROR = 2
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-# The outbox only grows; bound how much of its history one `admin sessions` reads.
-MAX_SESSION_EVENTS_SCANNED = 10_000
-LOGGED_ON = "SessionLoggedOn"
-LOGGED_OUT = "SessionLoggedOut"
-SESSION_PAYLOAD_KEYS = ("session", "comp_id")
 
 
 class AdminError(Exception):
@@ -184,37 +178,6 @@ def _time(value: datetime | None) -> str:
 
 # ---- read-only views -------------------------------------------------------------------------
 
-def _payload_session(payload_text: str) -> str | None:
-    try:
-        payload = json.loads(payload_text)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    for key in SESSION_PAYLOAD_KEYS:
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _last_session_events(session: Session) -> dict[tuple[str, str], datetime]:
-    """(comp_id, event type) -> latest occurrence, from the newest outbox session events."""
-    statement = (
-        select(OutboxRow.event_type, OutboxRow.payload, OutboxRow.occurred_at)
-        .where(OutboxRow.event_type.in_((LOGGED_ON, LOGGED_OUT)))
-        .order_by(OutboxRow.id.desc())
-        .limit(MAX_SESSION_EVENTS_SCANNED)
-    )
-    latest: dict[tuple[str, str], datetime] = {}
-    for event_type, payload_text, occurred_at in session.execute(statement):
-        comp_id = _payload_session(payload_text)
-        key = (comp_id or "", event_type)
-        if comp_id is not None and (key not in latest or occurred_at > latest[key]):
-            latest[key] = occurred_at
-    return latest
-
-
 def _solver_cell(role: Role, status: SolverStatus | None) -> str:
     if not Role(role).can_quote():
         return "-"
@@ -226,18 +189,28 @@ def _solver_cell(role: Role, status: SolverStatus | None) -> str:
 def _sessions(context: _Context) -> list[str]:
     credentials = CredentialStore(context.session).all()
     statuses = SolverStatusStore(context.session).all()
-    last_seen = _last_session_events(context.session)
+    settings = context.settings
+    source = FileSessionSource([ConfiguredSession(s.comp_id, Role(s.role).value, s.account) for s in settings.sessions],
+                               settings.gateway.comp_id, settings.resolved_data_dir(), lambda: context.session)
     rows = []
-    for section in context.settings.sessions:
-        comp_id = section.comp_id
-        stored = credentials.get(comp_id)
-        rows.append([comp_id, Role(section.role).value, section.account,
+    for section, view in zip(settings.sessions, source.rows_from(last_session_events(context.session))):
+        stored = credentials.get(view.comp_id)
+        rows.append([view.comp_id, view.role, view.account,
                      f"set ({stored.username})" if stored else "not set",
-                     _solver_cell(section.role, statuses.get(comp_id)),
-                     _time(last_seen.get((comp_id, LOGGED_ON))), _time(last_seen.get((comp_id, LOGGED_OUT)))])
+                     _solver_cell(section.role, statuses.get(view.comp_id)),
+                     "yes" if view.logged_on else "no", _number(view.next_sender_seq), _number(view.next_target_seq),
+                     _time(view.last_message_at), _time(view.last_logon), _time(view.last_logout)])
     if not rows:
         return ["no sessions configured"]
-    return render_table(["COMPID", "ROLE", "ACCOUNT", "CREDENTIALS", "SOLVER", "LAST_LOGON", "LAST_LOGOUT"], rows)
+    headers = ["COMPID", "ROLE", "ACCOUNT", "CREDENTIALS", "SOLVER", "LOGGED_ON", "NEXT_OUT", "NEXT_IN", "LAST_MESSAGE",
+               "LAST_LOGON", "LAST_LOGOUT"]
+    return [*render_table(headers, rows, right_aligned=frozenset({6, 7})),
+            "LOGGED_ON: the newest logon/logout event (a crashed gateway may still show yes); NEXT_OUT/NEXT_IN: the "
+            "next MsgSeqNum to send/expected (QuickFIX's store)"]
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def _rfqs(context: _Context) -> list[str]:

@@ -24,3 +24,14 @@ if ! port_open 1883; then
     mosquitto -d -c /etc/mosquitto/mosquitto.conf
     wait_port 1883 Mosquitto
 fi
+# The console's browser tests drive Debian's Chromium through chromedriver (no browser download).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Chromium and chromedriver for the browser tests"
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } \
+            || echo "warning: could not install chromium (the browser tests will say so)" >&2
+    else
+        echo "warning: /usr/bin/chromium or /usr/bin/chromedriver missing (apt-get install chromium chromium-driver)" >&2
+    fi
+fi

@@ -16,7 +16,8 @@ from db.base import Base
 from db.base import one_of as _one_of
 from db.types import UtcDateTime
 
-OPERATOR_COMMANDS = ("disable_solver", "enable_solver")
+# set_broker_margin is recorded already applied (the broker reads broker_parameters itself): an audit row.
+OPERATOR_COMMANDS = ("disable_solver", "enable_solver", "set_broker_margin")
 COMP_ID_LENGTH = 64
 USERNAME_LENGTH = 64
 REASON_LENGTH = 256

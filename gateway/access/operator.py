@@ -26,6 +26,7 @@ MAX_REQUESTED_BY_CHARS = 64
 class OperatorCommandKind(StrEnum):
     DISABLE_SOLVER = "disable_solver"
     ENABLE_SOLVER = "enable_solver"
+    SET_BROKER_MARGIN = "set_broker_margin"  # recorded as applied: the broker connector polls its parameters
 
 
 assert {kind.value for kind in OperatorCommandKind} == set(OPERATOR_COMMANDS), "enum and CHECK constraint differ"
@@ -65,6 +66,13 @@ class OperatorQueue:
         log.info("operator_command_queued", id=row.id, command=kind.value, comp_id=comp_id,
                  requested_by=row.requested_by)
         return row.id
+
+    def record_applied(self, command: OperatorCommandKind | str, comp_id: str, requested_by: str,
+                       result: str) -> int:
+        """An operator action that took effect without the engine (e.g. a broker margin): audit only."""
+        command_id = self.enqueue(command, comp_id, requested_by)
+        self.mark_applied(command_id, self._clock(), result)
+        return command_id
 
     def pending(self, limit: int) -> list[OperatorCommand]:
         """Unapplied commands, oldest first. On PostgreSQL rows another poller holds are skipped."""

@@ -132,6 +132,11 @@ def _pixel(value: Decimal) -> Decimal:
     return value.quantize(PIXEL, rounding=ROUND_HALF_EVEN)
 
 
+def improvement_chart(report: ExecutionQualityReport) -> str:
+    """The chart alone (inline SVG, or a sentence when there is nothing to chart): the console embeds it."""
+    return _chart(report)
+
+
 def _chart(report: ExecutionQualityReport) -> str:
     all_points = [point for points in report.series.values() for point in points]
     if not all_points:

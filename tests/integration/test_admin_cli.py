@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import os
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -42,8 +43,8 @@ SESSIONS = [
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings().model_copy(update={"database_url": db_url, "sessions": SESSIONS})
+def settings(db_url: str, tmp_path) -> Settings:
+    return Settings().model_copy(update={"database_url": db_url, "sessions": SESSIONS, "data_dir": tmp_path})
 
 
 def _run(settings: Settings, *argv: str, stdin: str | None = None, clock: Callable[[], datetime] = lambda: T0) -> int:
@@ -104,12 +105,22 @@ def test_sessions_shows_credentials_solver_status_and_last_logon(
         uow.add_event("SessionLoggedOn", {"other": "BOTH1"}, rfq_id=None, occurred_at=T0)
         uow.add_event("RfqCreated", {"session": "BOTH1"}, rfq_id=1, occurred_at=T0)
         uow.commit()
+    # QuickFIX's file store and message log of REQ1's session (next to send 5, next expected 7).
+    store, logs = settings.data_dir / "fix" / "gateway" / "store", settings.data_dir / "fix" / "gateway" / "log"
+    store.mkdir(parents=True)
+    logs.mkdir(parents=True)
+    (store / "FIX.4.4-RFQGW-REQ1.seqnums").write_text("0000000005 : 0000000007")
+    (logs / "FIX.4.4-RFQGW-REQ1.messages.current.log").write_text("8=FIX.4.4|...\n")
+    last_message = (T0 + timedelta(minutes=2)).timestamp()
+    os.utime(logs / "FIX.4.4-RFQGW-REQ1.messages.current.log", (last_message, last_message))
     assert _run(settings, "sessions") == 0
     assert _table(capsys.readouterr().out, "COMPID") == [
-        ["REQ1", "requester", "REQ1-ACC", "set (req-user)", "-", "2026-11-20T15:01:00Z", "-"],
-        ["SOLVER1", "solver", "S1-ACC", "not set", "enabled", "2026-11-20T15:00:09Z", "2026-11-20T15:00:05Z"],
-        ["SOLVER2", "solver", "S2-ACC", "not set", "disabled (maintenance window)", "-", "-"],
-        ["BOTH1", "both", "B1-ACC", "not set", "enabled", "-", "-"],
+        ["REQ1", "requester", "REQ1-ACC", "set (req-user)", "-", "yes", "5", "7", "2026-11-20T15:02:00Z",
+         "2026-11-20T15:01:00Z", "-"],
+        ["SOLVER1", "solver", "S1-ACC", "not set", "enabled", "yes", "-", "-", "-", "2026-11-20T15:00:09Z",
+         "2026-11-20T15:00:05Z"],
+        ["SOLVER2", "solver", "S2-ACC", "not set", "disabled (maintenance window)", "no", "-", "-", "-", "-", "-"],
+        ["BOTH1", "both", "B1-ACC", "not set", "enabled", "no", "-", "-", "-", "-", "-"],
     ]
 
 
