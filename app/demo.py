@@ -102,7 +102,7 @@ def run_scenarios(requester: ScriptedRequester, out) -> None:
 
 def lifecycle_table(stack: Stack) -> list[str]:
     executions = {e.rfq_id: e for e in stack.broker.solver.executions} if stack.broker else {}
-    lines = [f"{'RFQ':>4} {'client id':<9} {'side':<4} {'qty':>5} {'sym':<5} {'state':<9} {'quotes':>6} "
+    lines = [f"{'RFQ':>4} {'client id':<9} {'side':<4} {'qty':>5} {'sym':<5} {'state':<15} {'quotes':>6} "
              f"{'winner':<8} {'NBBO bid/ask':<17} {'quoted':>8} {'venue px':>10} {'settle px':>10} {'filled':>6}"]
     with stack.uow() as uow:
         for rfq in uow.session.scalars(select(RfqRow).order_by(RfqRow.id)):
@@ -114,7 +114,7 @@ def lifecycle_table(stack: Stack) -> list[str]:
             venue_px = f"{execution.venue_average:.4f}" if execution and execution.venue_average else "-"
             lines.append(
                 f"{rfq.id:>4} {rfq.client_req_id:<9} {rfq.side:<4} {rfq.quantity:>5} {rfq.symbol:<5} "
-                f"{rfq.state:<9} {len(quotes):>6} {(winner.solver_session if winner else '-'):<8} {nbbo:<17} "
+                f"{rfq.state:<15} {len(quotes):>6} {(winner.solver_session if winner else '-'):<8} {nbbo:<17} "
                 f"{quoted or '-':>8} {venue_px:>10} {rfq.average_price or '-':>10} {rfq.filled_quantity:>6}")
             lines.append("       events: " + " -> ".join(_event_chain(uow, rfq.id)))
     return lines

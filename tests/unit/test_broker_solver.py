@@ -32,6 +32,13 @@ class MemoryStore:
 
     def __init__(self):
         self.rfqs, self.orders, self.fills, self.events = {}, {}, [], []
+        self.quotes = {}
+
+    def save_quote(self, quote, at):
+        self.quotes[quote.quote_id] = quote
+
+    def load_quote(self, quote_id):
+        return self.quotes.get(quote_id)
 
     def save_rfq(self, rfq, events=()):
         self.rfqs[rfq.rfq_ref] = rfq
