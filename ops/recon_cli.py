@@ -184,7 +184,7 @@ def run_report(args: argparse.Namespace, settings: Settings, *, stdout: TextIO |
     lines = [f"execution quality {args.date_from.isoformat()} .. {args.date_to.isoformat()} (New York dates)"]
     for table in report_tables(report):
         lines += ["", table.title]
-        lines += render_table(table.headers, table.rows, right_aligned=frozenset(range(1, len(table.headers))))
+        lines += render_table(table.headers, table.rows, right_aligned=table.right_aligned)
         if not table.rows:
             lines.append("none")
     lines += ["", *footnotes(report)]

@@ -24,7 +24,6 @@ MAX_BUCKETS_BRIDGED = 3
 DAY_TICKS_FROM = timedelta(days=2)  # longer charts are labelled with dates only
 # Colour-blind-safe palette (Okabe-Ito), cycled when there are more solvers.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
-NUMERIC_COLUMNS_FROM = 1
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; }
@@ -72,8 +71,8 @@ def _table(table: Table) -> str:
     body = []
     for index, row in enumerate(table.rows):
         css = ' class="overall"' if table.total_last and index == len(table.rows) - 1 else ""
-        cells = "".join(f'<td class="num">{escape(cell)}</td>' if _numeric(cell) else f"<td>{escape(cell)}</td>"
-                        for cell in row)
+        cells = "".join(f'<td class="num">{escape(cell)}</td>' if column in table.right_aligned
+                        else f"<td>{escape(cell)}</td>" for column, cell in enumerate(row))
         body.append(f"<tr{css}>{cells}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(table.headers)}">none</td></tr>')
@@ -84,10 +83,6 @@ def _table(table: Table) -> str:
 
 def _header(header: str) -> str:
     return escape(header).replace("_", " ").replace("/", "/<wbr>")
-
-
-def _numeric(cell: str) -> bool:
-    return cell == "-" or cell.lstrip("-").replace(".", "", 1).isdigit()
 
 
 class _Scale:

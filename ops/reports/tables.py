@@ -32,6 +32,11 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     total_last: bool = True  # the last row is the scope's total
+    text_columns: int = 1  # the first columns are text (left-aligned), the rest numbers
+
+    @property
+    def right_aligned(self) -> frozenset[int]:
+        return frozenset(range(self.text_columns, len(self.headers)))
 
 
 TIER_HEADERS = ["SOLVER", "FILLS", "NO_NBBO", "AT_OR_BETTER_%", "SIGNIFICANT", "IMPROVED", "AT_NBBO", "VIOLATION",
@@ -74,7 +79,8 @@ def violations_table(report: ExecutionQualityReport) -> Table:
     title = f"Violations (fills worse than the NBBO): {report.violation_count}"
     if listed < report.violation_count:
         title += f", the first {listed} listed"
-    return Table("violations", title, VIOLATION_HEADERS, rows, total_last=False)
+    return Table("violations", title, VIOLATION_HEADERS, rows, total_last=False,
+                 text_columns=VIOLATION_HEADERS.index("SHARES"))
 
 
 def _tier_row(summary: QualitySummary) -> list[str]:
