@@ -108,7 +108,9 @@ def footnotes(report: ExecutionQualityReport) -> list[str]:
     significant = canonical_decimal_text(report.thresholds.significant_per_share)
     notes = [
         "Requester fills and venue executions are the two legs of the same trades: each has its own total "
-        "(ALL_REQUESTER, ALL_VENUE) and they are never added together.",
+        "(ALL_REQUESTER, ALL_VENUE) and they are never added together. A requester's price is the quote it "
+        "accepted (with the solver's margin), so it is measured as the requester experienced it; the venue "
+        "executions measure the broker's own routing.",
         f"Tiers: SIGNIFICANT improvement >= {significant} per share; IMPROVED > 0; AT_NBBO = 0; VIOLATION "
         "worse than the NBBO at execution (listed below). Requester fills are measured against the NBBO the "
         "solver's execution report carried (for the broker: the venue's NBBO at its execution), else the "
