@@ -15,6 +15,9 @@ from app.demo_clients import ScriptedRequester, ScriptedSolver
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import Clock, OffsetClock, SystemClock
+from gateway.domain.outbound import CopiedParty
+from gateway.domain.policy import Role
+from gateway.fix.drop_copy_codec import COPY_MSG_INDICATOR, PARTY_ROLE, PARTY_ROLES
 from gateway.models import QuoteRow, RfqRow
 from ledger.models import OutboxRow
 from ledger.uow import SqlUnitOfWork
@@ -22,9 +25,10 @@ from marketcal.holidays import exchange_holidays
 from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
 from ops.recon_cli import run_reconcile, run_report
 from transport.fix import tags as t
-from transport.fix.client import FixClient
+from transport.fix.client import FixClient, Received
 from transport.fix.dictionary import DATA_DICTIONARY
 
+DROP_COPY_QUIET_S = 0.5
 DEMO_SUBMISSION_WINDOW_S = 3.0  # short windows so the expiry scenario takes seconds, not minutes
 DEMO_ACCEPTANCE_WINDOW_S = 3.0
 QUOTE_COLLECTION_S = 1.0
@@ -186,6 +190,8 @@ def run_demo(base: Settings, out) -> int:
             solvers.append(ScriptedSolver(client, nbbo, spreads, default, now=stack.clock.now))
         requester_client = connect(stack, "REQ1")
         clients.append(requester_client)
+        drop_copy = _connect_drop_copy(stack)
+        clients.extend([drop_copy] if drop_copy is not None else [])
         assert stack.broker is not None, "the demo runs the broker connector"
         stack.broker.worker.wait_idle()
         _wait_broker_logged_on(stack)
@@ -195,6 +201,8 @@ def run_demo(base: Settings, out) -> int:
         stack.worker.wait_idle()
         print("\nRFQ lifecycle (NBBO at fill, quoted price, venue fill and settle price side by side):", file=out)
         print("\n".join(lifecycle_table(stack)), file=out)
+        if drop_copy is not None:
+            print(f"\n{drop_copy_summary(drop_copy)}", file=out)
         print("\nFinal balances (available, L = locked):", file=out)
         print("\n".join(balance_table(stack)), file=out)
         with stack.uow() as uow:
@@ -227,6 +235,28 @@ def post_trade(stack: Stack, out) -> None:
     print(f"\nExecution quality ({html.name} has the chart):", file=out)
     run_report(argparse.Namespace(report_command="execution", date_from=trade_date, date_to=trade_date,
                                   html=str(html)), stack.settings, stdout=out)
+
+
+def _connect_drop_copy(stack: Stack) -> FixClient | None:
+    """The first configured drop-copy session, logged on like a back office would be (README "Drop copy")."""
+    comp_id = next((s.comp_id for s in stack.settings.sessions if s.role is Role.DROP_COPY), None)
+    return connect(stack, comp_id) if comp_id is not None else None
+
+
+def drop_copy_summary(client: FixClient, settle_s: float = 3.0) -> str:
+    """What the drop-copy session received, once copies stop arriving (at most `settle_s`)."""
+    deadline, count, quiet_since = time.monotonic() + settle_s, -1, time.monotonic()
+    received: list[Received] = []
+    while time.monotonic() < deadline:
+        received = [m for m in client.received() if m.msg_type == "8" and m.get(COPY_MSG_INDICATOR) == "Y"]
+        if len(received) != count:
+            count, quiet_since = len(received), time.monotonic()
+        elif time.monotonic() - quiet_since >= DROP_COPY_QUIET_S:
+            break
+        time.sleep(0.05)
+    requester = sum(1 for m in received if m.get(PARTY_ROLE) == str(PARTY_ROLES[CopiedParty.REQUESTER]))
+    return (f"Drop copy ({client.comp_id}): {len(received)} ExecutionReports copied -- {requester} sent to "
+            f"requesters, {len(received) - requester} fills settled with solvers (solver's side)")
 
 
 def _wait_broker_logged_on(stack: Stack, timeout_s: float = 10.0) -> None:
