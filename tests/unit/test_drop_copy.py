@@ -121,3 +121,15 @@ def test_a_copy_round_trips_the_outbox_and_renders_with_its_party(rig):
     text = encode_drop_copy(solver, stubs.T0).toString().replace("\x01", "|")
     for field in ("35=8", "797=Y", "453=1", "448=SOLVER1", "447=D", "452=35", "54=2", "17=e1", "11=acc-1"):
         assert f"|{field}|" in f"|{text}", field
+
+
+def test_copies_a_crash_kept_from_quickfix_are_sent_again_at_start(rig):
+    """Committed but not marked handed over (the gateway died after the commit): at the next start the
+    copies go out again with the replies they copy (PossResend), never one without the other."""
+    rig.run_to_fill(Decimal(10))
+    resent: list = []
+    restarted = RfqEngine(_policy(), RfqBook(), rig.uow, rig.clock, rig.sent.append, resend=resent.append)
+    restarted.start()
+    assert [(type(m).__name__, m.to) for m in resent] == [
+        ("RequesterReport", "REQ1"), ("ExecutionAck", "SOLVER1"), ("DropCopyReport", "DROP1"),
+        ("DropCopyReport", "DROP1")]
