@@ -103,6 +103,6 @@ class GatewayPolicy:
         return self.counterparties.get(session)
 
     def drop_copy_sessions(self) -> tuple[SessionName, ...]:
-        """The read-only sessions that receive a copy of every execution (gateway/domain/drop_copy.py)."""
+        """The read-only sessions that receive a copy of every execution (gateway/handlers/drop_copy.py)."""
         return tuple(sorted(session for session, party in self.counterparties.items()
                             if party.role is Role.DROP_COPY))
