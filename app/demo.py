@@ -17,6 +17,9 @@ from app.processes import wait_for_stop
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import Clock, OffsetClock, SystemClock
+from gateway.domain.outbound import CopiedParty
+from gateway.domain.policy import Role
+from gateway.fix.drop_copy_codec import COPY_MSG_INDICATOR, PARTY_ROLE, PARTY_ROLES
 from gateway.models import QuoteRow, RfqRow
 from ledger.models import OutboxRow
 from ledger.uow import SqlUnitOfWork
@@ -25,9 +28,10 @@ from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
 from ops.console.server import ConsoleServer
 from ops.recon_cli import run_reconcile, run_report
 from transport.fix import tags as t
-from transport.fix.client import FixClient
+from transport.fix.client import FixClient, Received
 from transport.fix.dictionary import DATA_DICTIONARY
 
+DROP_COPY_QUIET_S = 0.5
 DEMO_SUBMISSION_WINDOW_S = 3.0  # short windows so the expiry scenario takes seconds, not minutes
 DEMO_ACCEPTANCE_WINDOW_S = 3.0
 QUOTE_COLLECTION_S = 1.0
@@ -106,7 +110,7 @@ def run_scenarios(requester: ScriptedRequester, out) -> None:
 
 def lifecycle_table(stack: Stack) -> list[str]:
     executions = {e.rfq_id: e for e in stack.broker.solver.executions} if stack.broker else {}
-    lines = [f"{'RFQ':>4} {'client id':<9} {'side':<4} {'qty':>5} {'sym':<5} {'state':<9} {'quotes':>6} "
+    lines = [f"{'RFQ':>4} {'client id':<9} {'side':<4} {'qty':>5} {'sym':<5} {'state':<15} {'quotes':>6} "
              f"{'winner':<8} {'NBBO bid/ask':<17} {'quoted':>8} {'venue px':>10} {'settle px':>10} {'filled':>6}"]
     with stack.uow() as uow:
         for rfq in uow.session.scalars(select(RfqRow).order_by(RfqRow.id)):
@@ -118,7 +122,7 @@ def lifecycle_table(stack: Stack) -> list[str]:
             venue_px = f"{execution.venue_average:.4f}" if execution and execution.venue_average else "-"
             lines.append(
                 f"{rfq.id:>4} {rfq.client_req_id:<9} {rfq.side:<4} {rfq.quantity:>5} {rfq.symbol:<5} "
-                f"{rfq.state:<9} {len(quotes):>6} {(winner.solver_session if winner else '-'):<8} {nbbo:<17} "
+                f"{rfq.state:<15} {len(quotes):>6} {(winner.solver_session if winner else '-'):<8} {nbbo:<17} "
                 f"{quoted or '-':>8} {venue_px:>10} {rfq.average_price or '-':>10} {rfq.filled_quantity:>6}")
             lines.append("       events: " + " -> ".join(_event_chain(uow, rfq.id)))
     return lines
@@ -207,6 +211,8 @@ def run_demo(base: Settings, out, keep_console: bool = False) -> int:
             solvers.append(ScriptedSolver(client, nbbo, spreads, default, now=stack.clock.now))
         requester_client = connect(stack, "REQ1")
         clients.append(requester_client)
+        drop_copy = _connect_drop_copy(stack)
+        clients.extend([drop_copy] if drop_copy is not None else [])
         assert stack.broker is not None, "the demo runs the broker connector"
         stack.broker.worker.wait_idle()
         _wait_broker_logged_on(stack)
@@ -216,6 +222,8 @@ def run_demo(base: Settings, out, keep_console: bool = False) -> int:
         stack.worker.wait_idle()
         print("\nRFQ lifecycle (NBBO at fill, quoted price, venue fill and settle price side by side):", file=out)
         print("\n".join(lifecycle_table(stack)), file=out)
+        if drop_copy is not None:
+            print(f"\n{drop_copy_summary(drop_copy)}", file=out)
         print("\nFinal balances (available, L = locked):", file=out)
         print("\n".join(balance_table(stack)), file=out)
         with stack.uow() as uow:
@@ -253,6 +261,28 @@ def post_trade(stack: Stack, out) -> None:
     print(f"\nExecution quality ({html.name} has the chart):", file=out)
     run_report(argparse.Namespace(report_command="execution", date_from=trade_date, date_to=trade_date,
                                   html=str(html)), stack.settings, stdout=out)
+
+
+def _connect_drop_copy(stack: Stack) -> FixClient | None:
+    """The first configured drop-copy session, logged on like a back office would be (README "Drop copy")."""
+    comp_id = next((s.comp_id for s in stack.settings.sessions if s.role is Role.DROP_COPY), None)
+    return connect(stack, comp_id) if comp_id is not None else None
+
+
+def drop_copy_summary(client: FixClient, settle_s: float = 3.0) -> str:
+    """What the drop-copy session received, once copies stop arriving (at most `settle_s`)."""
+    deadline, count, quiet_since = time.monotonic() + settle_s, -1, time.monotonic()
+    received: list[Received] = []
+    while time.monotonic() < deadline:
+        received = [m for m in client.received() if m.msg_type == "8" and m.get(COPY_MSG_INDICATOR) == "Y"]
+        if len(received) != count:
+            count, quiet_since = len(received), time.monotonic()
+        elif time.monotonic() - quiet_since >= DROP_COPY_QUIET_S:
+            break
+        time.sleep(0.05)
+    requester = sum(1 for m in received if m.get(PARTY_ROLE) == str(PARTY_ROLES[CopiedParty.REQUESTER]))
+    return (f"Drop copy ({client.comp_id}): {len(received)} ExecutionReports copied -- {requester} sent to "
+            f"requesters, {len(received) - requester} fills settled with solvers (solver's side)")
 
 
 def _wait_broker_logged_on(stack: Stack, timeout_s: float = 10.0) -> None:

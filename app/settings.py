@@ -224,6 +224,12 @@ class FundingSection(StrictModel):
     amount: Decimal
 
 
+class ReportsSection(StrictModel):
+    """Execution-quality report (`rfq-gateway report execution`): the reference's tiers."""
+
+    significant_improvement_per_share: Decimal = Field(default=Decimal("0.01"), gt=0)  # dollars per share
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="forbid")
 
@@ -247,6 +253,7 @@ class Settings(BaseSettings):
     accounts: list[AccountSection] = []
     policy_rules: list[PolicyRuleSection] = []
     calendar: CalendarSection = CalendarSection()
+    reports: ReportsSection = ReportsSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

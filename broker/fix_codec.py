@@ -149,4 +149,6 @@ def encode_execution(report: ExecutionToReport, order_id: str, now: datetime) ->
     put(message, t.AVG_PX, report.last_price or Decimal(0))
     put(message, t.TRANSACT_TIME, now)
     put(message, t.TEXT, report.text)
+    put(message, t.NBBO_BID_PX, report.nbbo_bid)
+    put(message, t.NBBO_OFFER_PX, report.nbbo_offer)
     return message

@@ -169,3 +169,5 @@ class ExecutionToReport:
     last_price: Decimal | None
     last_quantity: Decimal | None
     text: str | None
+    nbbo_bid: Decimal | None = None  # the NBBO at the venue's execution (5002/5003)
+    nbbo_offer: Decimal | None = None

@@ -71,6 +71,8 @@ class BrokerRfqRow(Base):
     text: Mapped[str | None] = mapped_column(String(256))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     settle_by: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the gateway's report deadline
+    nbbo_bid: Mapped[Decimal | None] = mapped_column(DecimalText())  # at the venue's execution
+    nbbo_offer: Mapped[Decimal | None] = mapped_column(DecimalText())
 
 
 class BrokerParameterRow(Base):

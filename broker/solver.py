@@ -244,7 +244,8 @@ class BrokerSolver:
             return
         settle = pricing.settle_price(rfq.side, rfq.quoted_price, traded.average_price, rfq.margin_bps)
         self._summarise(rfq, outcome, settle)
-        executed = rfq.executed(now, traded.quantity, traded.average_price, settle)
+        executed = rfq.executed(now, traded.quantity, traded.average_price, settle,
+                                (outcome.nbbo_bid, outcome.nbbo_offer))
         if executed.state is BrokerRfqState.UNSETTLED:
             self._unsettled(executed, "the venue traded after the gateway had ended the RFQ")
             return
@@ -283,7 +284,8 @@ class BrokerSolver:
         # Saved before it is sent: after a crash the report goes again, under the same ExecID.
         self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref), rfq.symbol,
-                                                rfq.side, True, rfq.settle_price, rfq.filled_quantity, None))
+                                                rfq.side, True, rfq.settle_price, rfq.filled_quantity, None,
+                                                nbbo_bid=rfq.nbbo_bid, nbbo_offer=rfq.nbbo_offer))
         log.debug("broker_execution_reported", rfq_ref=rfq.rfq_ref, filled=str(rfq.filled_quantity),
                  settle_price=str(rfq.settle_price))
 

@@ -80,6 +80,10 @@ class BrokerRfq:
     settle_price: Decimal | None = None  # set with the fill; None until the venue order is done
     text: str | None = None
     settle_by: datetime | None = None  # the gateway's deadline for the report (AJ ValidUntilTime)
+    # The NBBO the venue reported with its (last) execution: carried on the report to the gateway
+    # (5002/5003), so execution quality is measured at the venue's execution, not at settlement.
+    nbbo_bid: Decimal | None = None
+    nbbo_offer: Decimal | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -90,11 +94,11 @@ class BrokerRfq:
         return replace(self, state=BROKER_TRANSITIONS.next_state(self.state, trigger), updated_at=at)
 
     def executed(self, at: datetime, filled_quantity: Decimal, venue_average: Decimal,
-                 settle_price: Decimal) -> BrokerRfq:
+                 settle_price: Decimal, nbbo: tuple[Decimal | None, Decimal | None] = (None, None)) -> BrokerRfq:
         """The venue order is done with shares traded: a buy is ready to settle, a sell withdraws tokens first."""
         trigger = BrokerTrigger.EXECUTED_BUY if self.side is Side.BUY else BrokerTrigger.EXECUTED_SELL
         return replace(self.apply(trigger, at), filled_quantity=filled_quantity, venue_average=venue_average,
-                       settle_price=settle_price)
+                       settle_price=settle_price, nbbo_bid=nbbo[0], nbbo_offer=nbbo[1])
 
     def failed(self, at: datetime, text: str) -> BrokerRfq:
         return replace(self.apply(BrokerTrigger.NOTHING_FILLED, at), text=text)

@@ -125,7 +125,8 @@ def _rfq_row(rfq: BrokerRfq) -> BrokerRfqRow:
         rfq_id=rfq.rfq_ref, quote_resp_id=rfq.quote_resp_id, symbol=rfq.symbol, side=rfq.side.value,
         quantity=rfq.quantity, quoted_price=rfq.quoted_price, margin_bps=rfq.margin_bps, state=rfq.state.value,
         filled_quantity=rfq.filled_quantity, venue_average=rfq.venue_average, settle_price=rfq.settle_price,
-        text=_cut(rfq.text), updated_at=rfq.updated_at, settle_by=rfq.settle_by)
+        text=_cut(rfq.text), updated_at=rfq.updated_at, settle_by=rfq.settle_by, nbbo_bid=rfq.nbbo_bid,
+        nbbo_offer=rfq.nbbo_offer)
 
 
 def _rfq_from_row(row: BrokerRfqRow) -> BrokerRfq:
@@ -133,7 +134,8 @@ def _rfq_from_row(row: BrokerRfqRow) -> BrokerRfq:
                      side=Side(row.side), quantity=row.quantity, quoted_price=row.quoted_price,
                      margin_bps=row.margin_bps, state=BrokerRfqState(row.state), filled_quantity=row.filled_quantity,
                      venue_average=row.venue_average, settle_price=row.settle_price, text=row.text,
-                     updated_at=row.updated_at, settle_by=row.settle_by)
+                     updated_at=row.updated_at, settle_by=row.settle_by, nbbo_bid=row.nbbo_bid,
+                     nbbo_offer=row.nbbo_offer)
 
 
 def _order_row(order: PlacedOrder) -> VenueOrderRow:

@@ -47,6 +47,7 @@ from gateway.domain.progress import SessionProgress
 from gateway.engine_rejects import failure_reply, rejection_for
 from gateway.engine_sessions import SessionDesk
 from gateway.engine_timers import TimerDesk
+from gateway.handlers import drop_copy as handlers_drop_copy
 from gateway.handlers import intake as handlers_intake
 from gateway.handlers import lifecycle as handlers_lifecycle
 from gateway.handlers import quotes as handlers_quotes
@@ -240,7 +241,9 @@ class RfqEngine:
     # -- the FIX outbox ---------------------------------------------------------------------------
     def _stage_outbound(self, uow: GatewayUnitOfWork, messages: list[out.Outbound]) -> tuple[int, int]:
         """In the transaction: this batch's replies, and the mark of what earlier batches handed over.
-        Returns (last id staged or 0, the mark written)."""
+        Returns (last id staged or 0, the mark written). The drop copies of the replies join them here
+        (in place: they are staged, sent and observed with the replies they copy)."""
+        messages.extend(handlers_drop_copy.copies_of(messages, self.policy.drop_copy_sessions()))
         marked = self._marked_through
         if self._delivered_through > marked:
             uow.store.mark_outbound_delivered(self._delivered_through)

@@ -22,9 +22,10 @@ from core.clock import Now, utc_now
 from core.money import canonical_decimal_text
 from db.engine import create_db_engine, session_factory, upgrade_to_head
 from ops.admin import render_table
-from ops.reports.execution_quality import ReportBuilder, footnotes, summary_table
+from ops.reports.execution_quality import ReportBuilder, TierThresholds
 from ops.reports.html import render_html
 from ops.reports.sources import gateway_executions, venue_executions
+from ops.reports.tables import footnotes, report_tables
 from recon.files import MalformedFile
 from recon.models import FILE_NAME_LENGTH
 from recon.reconciliation import DEFAULT_PRICE_TOLERANCE, CalendarNotCovered
@@ -169,7 +170,7 @@ def run_report(args: argparse.Namespace, settings: Settings, *, stdout: TextIO |
     assert args.report_command == "execution", f"unknown report {args.report_command!r}"
     try:
         _check_range(args.date_from, args.date_to)
-        builder = ReportBuilder()
+        builder = ReportBuilder(TierThresholds(settings.reports.significant_improvement_per_share))
         _feed_executions(builder, settings, args.date_from, args.date_to)
         report = builder.build(args.date_from, args.date_to)
         if args.html:
@@ -180,9 +181,13 @@ def run_report(args: argparse.Namespace, settings: Settings, *, stdout: TextIO |
     except OperationalError as error:
         print(f"rfq-gateway report: error: database unavailable: {error.orig}", file=sys.stderr)
         return EXIT_ERROR
-    headers, rows = summary_table(report)
-    lines = [f"execution quality {args.date_from.isoformat()} .. {args.date_to.isoformat()} (New York dates)",
-             *render_table(headers, rows, right_aligned=frozenset(range(1, len(headers)))), *footnotes(report)]
+    lines = [f"execution quality {args.date_from.isoformat()} .. {args.date_to.isoformat()} (New York dates)"]
+    for table in report_tables(report):
+        lines += ["", table.title]
+        lines += render_table(table.headers, table.rows, right_aligned=table.right_aligned)
+        if not table.rows:
+            lines.append("none")
+    lines += ["", *footnotes(report)]
     if args.html:
         lines.append(f"HTML report written to {args.html}")
     print("\n".join(lines), file=out, flush=True)

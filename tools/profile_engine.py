@@ -24,9 +24,7 @@ from app.settings import Settings
 from app.stack import Stack
 from core.clock import OffsetClock
 from core.types import SessionName, Side
-from runtime.logging import configure_logging
 from gateway.domain import outbound as out
-from gateway.models import RfqRow
 from gateway.domain.commands import (
     AcceptQuote,
     ExecutionOutcome,
@@ -35,6 +33,8 @@ from gateway.domain.commands import (
     ResponseType,
     SubmitQuote,
 )
+from gateway.models import RfqRow
+from runtime.logging import configure_logging
 
 REGULAR_SESSION = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # a Friday, 10:00 New York
 REQ, SOLVERS = SessionName("REQ1"), (SessionName("SOLVER1"), SessionName("SOLVER2"))

@@ -68,6 +68,17 @@ class ReportExecution:
     last_price: Decimal | None
     last_quantity: Decimal | None
     text: str | None
+    # The NBBO at the solver's own execution (5002/5003), when it reports one (the broker reports the
+    # venue's): kept with the fill for execution quality instead of the NBBO at settlement.
+    nbbo_bid: Decimal | None = None
+    nbbo_offer: Decimal | None = None
+
+    def reported_nbbo(self) -> tuple[Decimal, Decimal] | None:
+        """The reported NBBO if it is a usable one (both sides, positive, not crossed)."""
+        bid, offer = self.nbbo_bid, self.nbbo_offer
+        if bid is None or offer is None or not (0 < bid <= offer):
+            return None
+        return bid, offer
 
 
 @dataclass(frozen=True)

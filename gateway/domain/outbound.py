@@ -155,7 +155,42 @@ class BusinessReject:
     text: str
 
 
+class CopiedParty(StrEnum):
+    """Whose execution a drop copy is: rendered as PartyRole (452) in the copy's Parties group."""
+
+    REQUESTER = "requester"  # a copy of an ExecutionReport sent to the requester (PartyRole 3, Client ID)
+    SOLVER = "solver"  # a fill settled with the solver, on the solver's side (PartyRole 35, Liquidity provider)
+
+
+@dataclass(frozen=True)
+class DropCopyReport:
+    """A copy, for a drop-copy session (`to`), of an ExecutionReport the gateway sent to `party`, or
+    of a fill it settled with `party` (gateway/handlers/drop_copy.py derives them). Rendered as an
+    ExecutionReport with CopyMsgIndicator (797=Y) and `party` in the Parties group."""
+
+    to: SessionName
+    party: SessionName
+    party_role: CopiedParty
+    kind: ReportKind
+    cl_ord_id: str
+    order_id: str
+    exec_id: str
+    symbol: str
+    side: Side | None
+    order_quantity: Decimal
+    cum_quantity: Decimal
+    average_price: Decimal | None
+    last_price: Decimal | None = None
+    last_quantity: Decimal | None = None
+    quote_id: str | None = None
+    text: str | None = None
+    reject_reason: RejectReason | None = None
+    orig_cl_ord_id: str | None = None
+    status: str | None = None
+
+
 Outbound = (
     ForwardQuoteRequest | RejectQuoteRequest | PresentQuote | QuoteStatusReport
     | NotifyQuoteAccepted | RequesterReport | OrderCancelReject | BusinessReject | ExecutionAck
+    | DropCopyReport
 )

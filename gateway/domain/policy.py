@@ -16,6 +16,7 @@ class Role(StrEnum):
     REQUESTER = "requester"
     SOLVER = "solver"
     BOTH = "both"
+    DROP_COPY = "drop_copy"  # read-only: receives a copy of every ExecutionReport and settled fill, sends nothing
 
     def can_request(self) -> bool:
         return self in (Role.REQUESTER, Role.BOTH)
@@ -100,3 +101,8 @@ class GatewayPolicy:
 
     def counterparty(self, session: SessionName) -> Counterparty | None:
         return self.counterparties.get(session)
+
+    def drop_copy_sessions(self) -> tuple[SessionName, ...]:
+        """The read-only sessions that receive a copy of every execution (gateway/handlers/drop_copy.py)."""
+        return tuple(sorted(session for session, party in self.counterparties.items()
+                            if party.role is Role.DROP_COPY))

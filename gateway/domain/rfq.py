@@ -16,7 +16,8 @@ class RfqState(StrEnum):
     QUOTING = "Quoting"
     ACCEPTED_BINDING = "AcceptedBinding"
     READY_TO_SETTLE = "ReadyToSettle"
-    FILLED = "Filled"
+    FILLED = "Filled"  # the whole quantity
+    PARTIALLY_FILLED = "PartiallyFilled"  # settled less than the quantity; the rest was released (done)
     EXPIRED = "Expired"
     REJECTED = "Rejected"
     CANCELED = "Canceled"
@@ -38,7 +39,8 @@ class Trigger(StrEnum):
     QUOTE = "quote"
     ACCEPT = "accept"
     FILL = "fill"  # a fill report passed its checks
-    SETTLE = "settle"  # the ledger posted the holds
+    SETTLE = "settle"  # the ledger posted the holds for the whole quantity
+    SETTLE_PARTIAL = "settle_partial"  # the ledger posted less than the quantity and released the rest
     EXECUTION_FAILED = "execution_failed"  # the solver could not execute; holds voided
     EXPIRE = "expire"
     CANCEL = "cancel"  # the requester withdrew the RFQ (or the order) before acceptance
@@ -54,9 +56,11 @@ TRANSITIONS: dict[tuple[RfqState, Trigger], RfqState] = {
     (RfqState.ACCEPTED_BINDING, Trigger.FILL): RfqState.READY_TO_SETTLE,
     (RfqState.ACCEPTED_BINDING, Trigger.EXECUTION_FAILED): RfqState.REJECTED,
     (RfqState.READY_TO_SETTLE, Trigger.SETTLE): RfqState.FILLED,
+    (RfqState.READY_TO_SETTLE, Trigger.SETTLE_PARTIAL): RfqState.PARTIALLY_FILLED,
 }
 
-TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.EXPIRED, RfqState.REJECTED, RfqState.CANCELED})
+TERMINAL_STATES = frozenset({RfqState.FILLED, RfqState.PARTIALLY_FILLED, RfqState.EXPIRED, RfqState.REJECTED,
+                             RfqState.CANCELED})
 
 
 RFQ_MACHINE = TransitionTable("an RFQ", TRANSITIONS, TERMINAL_STATES)

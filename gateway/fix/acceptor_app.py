@@ -22,9 +22,9 @@ from core.refusal import RejectReason
 from core.types import SessionName
 from gateway.domain import outbound as out
 from gateway.domain.commands import Inbound, SessionStatusChanged
-from gateway.domain.policy import GatewayPolicy
+from gateway.domain.policy import GatewayPolicy, Role
 from gateway.engine_rejects import failure_reply
-from gateway.fix import execution_codec, order_codec, quote_codec
+from gateway.fix import drop_copy_codec, execution_codec, order_codec, quote_codec
 from gateway.fix.intake import Admission, IntakeGuard, IntakeLimits
 from runtime.worker import CommandWorker, QueueFull
 from transport.fix.application import (
@@ -70,6 +70,9 @@ class LogonCheck(Protocol):
 
     def check(self, comp_id: str, username: str | bytes | None, password: str | bytes | None) -> LogonVerdict: ...
 
+
+BUSINESS_NOT_AUTHORIZED = 6  # BusinessRejectReason (380)
+DROP_COPY_READ_ONLY_TEXT = "drop-copy session is read-only: application messages are refused"
 
 THROTTLE_LOG_INTERVAL_S = 1.0  # one warning a second per throttled session, not one per message
 
@@ -154,6 +157,10 @@ class GatewayApplication(GuardedApplication):
     def handle_from_app(self, message: fix.Message, session: fix.SessionID) -> None:
         kind = message_type(message)
         sender = SessionName(session.getTargetCompID().getValue())
+        if self._is_drop_copy(sender):
+            log.info("drop_copy_message_refused", session=sender, msg_type=kind)
+            send(business_reject(message, kind, BUSINESS_NOT_AUTHORIZED, DROP_COPY_READ_ONLY_TEXT), session)
+            return
         command = self._decode(kind, message, sender, session)
         if command is None:
             return
@@ -199,6 +206,10 @@ class GatewayApplication(GuardedApplication):
             log.warning("session_throttled", session=sender, text=text)
         for reply in failure_reply(command, RejectReason.THROTTLED, text):
             self._reply(reply)
+
+    def _is_drop_copy(self, sender: SessionName) -> bool:
+        party = self._policy.counterparty(sender)
+        return party is not None and party.role is Role.DROP_COPY
 
     def _quote_cancel_decoder(self, sender: SessionName) -> Callable[[fix.Message, SessionName], object]:
         """QuoteCancel means 'withdraw my quote' from a solver and 'withdraw my RFQ' from a requester."""
@@ -262,6 +273,8 @@ class OutboundSender:
                 return execution_codec.encode_business_reject(message)
             case out.ExecutionAck():
                 return execution_codec.encode_execution_ack(message)
+            case out.DropCopyReport():
+                return drop_copy_codec.encode_drop_copy(message, now)
             case out.OrderCancelReject():
                 status = execution_codec.order_status_code(message.status, Decimal(0), Decimal(1))
                 return order_codec.encode_cancel_reject(message, status)

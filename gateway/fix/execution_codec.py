@@ -61,7 +61,7 @@ BUSINESS_REASON_CODES = {RejectReason.UNKNOWN_ID: 1, RejectReason.NOT_AUTHORIZED
 
 def order_status_code(state: str | None, cum_quantity: Decimal, order_quantity: Decimal) -> str:
     """OrdStatus for a state: a filled RFQ is 2 when complete, 3 (done) after a partial fill."""
-    if state == RfqState.FILLED.value:
+    if state in (RfqState.FILLED.value, RfqState.PARTIALLY_FILLED.value):
         return "2" if cum_quantity >= order_quantity else "3"
     return ORD_STATUS_BY_STATE.get(state or "", "8")
 
@@ -83,6 +83,8 @@ def decode_solver_report(message: fix.Message, sender: SessionName) -> ReportExe
         last_price=body.optional_decimal(t.LAST_PX),
         last_quantity=body.optional_decimal(t.LAST_QTY),
         text=body.free_text(t.TEXT),
+        nbbo_bid=body.optional_decimal(t.NBBO_BID_PX),
+        nbbo_offer=body.optional_decimal(t.NBBO_OFFER_PX),
     )
 
 

@@ -180,12 +180,14 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
     quoted = quoted_price(rfq, quote)
     price, quantity = check_fill(rfq, quoted, command.last_price, command.last_quantity)
     settled, intents = settle(rfq, quote, price, quantity)
-    filled = rfq.apply(Trigger.FILL, now).apply(
-        Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
-    changes = Changeset(rfqs=[filled], ledger=intents)
-    changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now,
-                                    *(nbbo or (None, None))))
     partial = quantity < rfq.quantity
+    filled = rfq.apply(Trigger.FILL, now).apply(
+        Trigger.SETTLE_PARTIAL if partial else Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
+    changes = Changeset(rfqs=[filled], ledger=intents)
+    # The NBBO at the solver's execution when it reports one; else the gateway's when it settles.
+    measured_against = command.reported_nbbo() or nbbo
+    changes.fills.append(FillRecord(rfq.rfq_id, quote.quote_id, command.exec_id, price, quantity, now,
+                                    *(measured_against or (None, None))))
     changes.events.append(RfqFilled(rfq_id=rfq.rfq_id, occurred_at=now, exec_id=command.exec_id, price=price,
                                     quantity=quantity, quoted_price=quoted, partial=partial))
     changes.events.append(RfqSettled(rfq_id=rfq.rfq_id, occurred_at=now, cash_amount=settled.requester_amount

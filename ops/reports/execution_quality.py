@@ -11,6 +11,11 @@ sum(improvement x shares) / sum(shares), and the effective/quoted ratio is the s
 average effective spread over the share-weighted average quoted spread (a locked market, with a
 zero quoted spread, then does not divide by zero). Fills without an NBBO are counted but left out
 of every NBBO metric.
+
+Tiers (the reference's table): significant improvement (>= a configured amount per share),
+improvement, at the NBBO, violation (worse than the NBBO; each one is listed). Requester fills and
+the broker's venue executions are two scopes, each with its own totals: they are the two legs of
+the same trades and are never added together.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from core.money import EXACT_CONTEXT, canonical_decimal_text
+from core.money import EXACT_CONTEXT
 
 REPORT_TZ = ZoneInfo("America/New_York")
 SIDES = frozenset({"buy", "sell"})
@@ -37,10 +42,42 @@ CHART_BUCKETS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)
 MAX_CHART_POINTS = 200
 
 
-class Assessment(StrEnum):
-    BETTER = "better"
-    AT = "at"
-    WORSE = "worse"
+class Scope(StrEnum):
+    """Whose executions: reported separately, never added together (the venue fills of the broker
+    are how the requester fills it settled were sourced: summing them counts each trade twice)."""
+
+    REQUESTER = "requester"  # the gateway's fills, measured on the requester's side
+    VENUE = "venue"  # the broker's executions at the venue, measured on the broker's side
+
+
+class Tier(StrEnum):
+    """The reference's execution-quality tiers (nbbo-intents-solvers-rfq.txt, section 8)."""
+
+    SIGNIFICANT = "significant_improvement"  # improvement >= the significant threshold
+    IMPROVED = "improvement"  # 0 < improvement < the significant threshold
+    AT = "at_nbbo"  # improvement == 0
+    VIOLATION = "violation"  # worse than the NBBO
+
+
+IMPROVED_TIERS = frozenset({Tier.SIGNIFICANT, Tier.IMPROVED})
+
+
+@dataclass(frozen=True)
+class TierThresholds:
+    """From the configuration ([reports] in config/rfq.toml)."""
+
+    significant_per_share: Decimal = Decimal("0.01")  # a cent a share, as in the reference's table
+
+    def __post_init__(self) -> None:
+        if not self.significant_per_share > 0:
+            raise ValueError(f"the significant-improvement threshold must be positive, got {self.significant_per_share}")
+
+    def tier(self, improvement: Decimal) -> Tier:
+        if improvement >= self.significant_per_share:
+            return Tier.SIGNIFICANT
+        if improvement > 0:
+            return Tier.IMPROVED
+        return Tier.AT if improvement == 0 else Tier.VIOLATION
 
 
 @dataclass(frozen=True)
@@ -55,6 +92,8 @@ class Execution:
     nbbo_bid: Decimal | None
     nbbo_offer: Decimal | None
     executed_at: datetime
+    scope: Scope = Scope.REQUESTER
+    ref: str = ""  # what an auditor looks the fill up by (RFQ and ExecID, or the venue's ExecID)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -75,7 +114,7 @@ class Execution:
 
 @dataclass(frozen=True)
 class FillQuality:
-    assessment: Assessment
+    tier: Tier
     improvement_per_share: Decimal
     midpoint: Decimal
     effective_spread: Decimal
@@ -83,7 +122,7 @@ class FillQuality:
     spread_ratio: Decimal | None  # effective / quoted; None when the quoted spread is not positive
 
 
-def assess(execution: Execution) -> FillQuality | None:
+def assess(execution: Execution, thresholds: TierThresholds = TierThresholds()) -> FillQuality | None:
     """The fill's quality against its NBBO, or None when the NBBO at execution is unknown."""
     if execution.nbbo_bid is None or execution.nbbo_offer is None:
         return None
@@ -93,14 +132,8 @@ def assess(execution: Execution) -> FillQuality | None:
         midpoint = (bid + offer) / 2
         effective = abs(2 * price - (bid + offer))
         quoted = offer - bid
-    if improvement > 0:
-        assessment = Assessment.BETTER
-    elif improvement == 0:
-        assessment = Assessment.AT
-    else:
-        assessment = Assessment.WORSE
     ratio = _divide(effective, quoted, RATIO_PLACES) if quoted > 0 else None
-    return FillQuality(assessment, improvement, midpoint, effective, quoted, ratio)
+    return FillQuality(thresholds.tier(improvement), improvement, midpoint, effective, quoted, ratio)
 
 
 def _divide(numerator: Decimal, denominator: Decimal, places: Decimal) -> Decimal:
@@ -108,18 +141,30 @@ def _divide(numerator: Decimal, denominator: Decimal, places: Decimal) -> Decima
     return _ROUNDING.divide(numerator, denominator).quantize(places, context=_ROUNDING)
 
 
+def _average(amount: Decimal, shares: Decimal) -> Decimal | None:
+    return _divide(amount, shares, PRICE_PLACES) if shares > 0 else None
+
+
 @dataclass(frozen=True)
 class QualitySummary:
-    """Aggregates over a set of fills; every NBBO metric is None when no fill had an NBBO."""
+    """Aggregates over a set of fills; every NBBO metric is None when no fill had an NBBO.
+
+    The share columns follow SEC Rule 605: shares executed with price improvement (and the
+    average improvement per improved share), at the quote, and outside the quote (and the
+    average amount per share by which they were worse)."""
 
     solver: str
     fills: int
     without_nbbo: int
-    better: int
-    at: int
-    worse: int
+    tiers: dict[Tier, int]  # fills per tier
     pct_at_or_better: Decimal | None
     avg_improvement_per_share: Decimal | None
+    shares: Decimal  # measured shares (fills with an NBBO)
+    improved_shares: Decimal
+    avg_improved_amount: Decimal | None
+    at_quote_shares: Decimal
+    outside_shares: Decimal
+    avg_outside_amount: Decimal | None
     avg_effective_spread: Decimal | None
     avg_quoted_spread: Decimal | None
     effective_to_quoted: Decimal | None
@@ -127,13 +172,16 @@ class QualitySummary:
 
 @dataclass
 class QualityTally:
-    """Running sums for one solver (or all): exact Decimal sums, averages only in summary()."""
+    """Running sums for one solver (or all of one scope): exact Decimal sums, averages only in summary()."""
 
     fills: int = 0
     without_nbbo: int = 0
-    counts: dict[Assessment, int] = field(default_factory=lambda: dict.fromkeys(Assessment, 0))
+    counts: dict[Tier, int] = field(default_factory=lambda: dict.fromkeys(Tier, 0))
+    shares_by_tier: dict[Tier, Decimal] = field(default_factory=lambda: dict.fromkeys(Tier, Decimal(0)))
     shares: Decimal = Decimal(0)
     improvement_amount: Decimal = Decimal(0)  # sum of improvement per share x shares
+    improved_amount: Decimal = Decimal(0)  # the same over price-improved fills only
+    outside_amount: Decimal = Decimal(0)  # sum of shortfall per share x shares over violations
     effective_amount: Decimal = Decimal(0)
     quoted_amount: Decimal = Decimal(0)
 
@@ -142,29 +190,54 @@ class QualityTally:
         if quality is None:
             self.without_nbbo += 1
             return
-        self.counts[quality.assessment] += 1
+        self.counts[quality.tier] += 1
         with localcontext(EXACT_CONTEXT):
+            amount = quality.improvement_per_share * execution.quantity
+            self.shares_by_tier[quality.tier] += execution.quantity
             self.shares += execution.quantity
-            self.improvement_amount += quality.improvement_per_share * execution.quantity
+            self.improvement_amount += amount
+            if quality.tier in IMPROVED_TIERS:
+                self.improved_amount += amount
+            elif quality.tier is Tier.VIOLATION:
+                self.outside_amount -= amount
             self.effective_amount += quality.effective_spread * execution.quantity
             self.quoted_amount += quality.quoted_spread * execution.quantity
 
     def summary(self, solver: str) -> QualitySummary:
         measured = self.fills - self.without_nbbo
-        at_or_better = self.counts[Assessment.BETTER] + self.counts[Assessment.AT]
-        has_shares = self.shares > 0
+        at_or_better = measured - self.counts[Tier.VIOLATION]
+        by_tier = self.shares_by_tier
+        with localcontext(EXACT_CONTEXT):
+            improved_shares = by_tier[Tier.SIGNIFICANT] + by_tier[Tier.IMPROVED]
         return QualitySummary(
-            solver=solver, fills=self.fills, without_nbbo=self.without_nbbo,
-            better=self.counts[Assessment.BETTER], at=self.counts[Assessment.AT], worse=self.counts[Assessment.WORSE],
+            solver=solver, fills=self.fills, without_nbbo=self.without_nbbo, tiers=dict(self.counts),
             pct_at_or_better=_divide(Decimal(100 * at_or_better), Decimal(measured), PERCENT_PLACES)
             if measured else None,
-            avg_improvement_per_share=_divide(self.improvement_amount, self.shares, PRICE_PLACES)
-            if has_shares else None,
-            avg_effective_spread=_divide(self.effective_amount, self.shares, PRICE_PLACES) if has_shares else None,
-            avg_quoted_spread=_divide(self.quoted_amount, self.shares, PRICE_PLACES) if has_shares else None,
+            avg_improvement_per_share=_average(self.improvement_amount, self.shares),
+            shares=self.shares, improved_shares=improved_shares,
+            avg_improved_amount=_average(self.improved_amount, improved_shares),
+            at_quote_shares=by_tier[Tier.AT], outside_shares=by_tier[Tier.VIOLATION],
+            avg_outside_amount=_average(self.outside_amount, by_tier[Tier.VIOLATION]),
+            avg_effective_spread=_average(self.effective_amount, self.shares),
+            avg_quoted_spread=_average(self.quoted_amount, self.shares),
             effective_to_quoted=_divide(self.effective_amount, self.quoted_amount, RATIO_PLACES)
             if self.quoted_amount > 0 else None,
         )
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A fill worse than the NBBO at its execution."""
+
+    execution: Execution
+    shortfall_per_share: Decimal  # how much worse than the NBBO, positive
+
+
+@dataclass(frozen=True)
+class ScopeSection:
+    scope: Scope
+    solvers: tuple[QualitySummary, ...]  # by solver name
+    overall: QualitySummary  # every solver of this scope, never another scope's fills
 
 
 @dataclass(frozen=True)
@@ -178,34 +251,54 @@ class SeriesPoint:
 class ExecutionQualityReport:
     date_from: date
     date_to: date
-    solvers: tuple[QualitySummary, ...]  # by solver name
-    overall: QualitySummary
+    sections: tuple[ScopeSection, ...]  # requester fills first, then venue executions
     series: dict[str, tuple[SeriesPoint, ...]]  # per solver, oldest first
     bucket: timedelta
+    thresholds: TierThresholds
+    violations: tuple[Violation, ...]  # the first MAX_VIOLATIONS_LISTED, oldest first
+    violation_count: int
 
     @property
     def without_nbbo(self) -> int:
-        return self.overall.without_nbbo
+        return sum(section.overall.without_nbbo for section in self.sections)
+
+    @property
+    def fills(self) -> int:
+        return sum(section.overall.fills for section in self.sections)
+
+    def section(self, scope: Scope) -> ScopeSection:
+        return next(section for section in self.sections if section.scope is scope)
+
+
+MAX_VIOLATIONS_LISTED = 500  # memory stays bounded; the count covers them all
 
 
 class ReportBuilder:
     """Feed executions one at a time (memory stays bounded by solvers x 5-minute buckets)."""
 
-    def __init__(self) -> None:
-        self._overall = QualityTally()
-        self._by_solver: dict[str, QualityTally] = {}
+    def __init__(self, thresholds: TierThresholds = TierThresholds()) -> None:
+        self._thresholds = thresholds
+        self._overall = {scope: QualityTally() for scope in Scope}
+        self._by_solver: dict[tuple[Scope, str], QualityTally] = {}
         self._buckets: dict[tuple[str, datetime], tuple[Decimal, Decimal]] = {}
+        self._violations: list[Violation] = []
+        self._violation_count = 0
 
     def add(self, execution: Execution) -> FillQuality | None:
-        quality = assess(execution)
-        self._overall.add(execution, quality)
-        self._by_solver.setdefault(execution.solver, QualityTally()).add(execution, quality)
-        if quality is not None:
-            key = (execution.solver, floor_to_bucket(_local(execution.executed_at), BASE_BUCKET))
-            amount, shares = self._buckets.get(key, (Decimal(0), Decimal(0)))
-            with localcontext(EXACT_CONTEXT):
-                self._buckets[key] = (amount + quality.improvement_per_share * execution.quantity,
-                                      shares + execution.quantity)
+        quality = assess(execution, self._thresholds)
+        self._overall[execution.scope].add(execution, quality)
+        self._by_solver.setdefault((execution.scope, execution.solver), QualityTally()).add(execution, quality)
+        if quality is None:
+            return None
+        if quality.tier is Tier.VIOLATION:
+            self._violation_count += 1
+            if len(self._violations) < MAX_VIOLATIONS_LISTED:
+                self._violations.append(Violation(execution, -quality.improvement_per_share))
+        key = (execution.solver, floor_to_bucket(_local(execution.executed_at), BASE_BUCKET))
+        amount, shares = self._buckets.get(key, (Decimal(0), Decimal(0)))
+        with localcontext(EXACT_CONTEXT):
+            self._buckets[key] = (amount + quality.improvement_per_share * execution.quantity,
+                                  shares + execution.quantity)
         return quality
 
     def add_all(self, executions: Iterable[Execution]) -> None:
@@ -214,13 +307,15 @@ class ReportBuilder:
 
     def build(self, date_from: date, date_to: date) -> ExecutionQualityReport:
         bucket = _chart_bucket([start for _solver, start in self._buckets])
-        return ExecutionQualityReport(
-            date_from=date_from, date_to=date_to,
-            solvers=tuple(tally.summary(solver) for solver, tally in sorted(self._by_solver.items())),
-            overall=self._overall.summary("ALL"),
-            series=self._series(bucket),
-            bucket=bucket,
-        )
+        sections = tuple(
+            ScopeSection(scope, tuple(tally.summary(solver) for (of, solver), tally in sorted(self._by_solver.items())
+                                      if of is scope),
+                         self._overall[scope].summary(f"ALL_{scope.value.upper()}"))
+            for scope in Scope)
+        violations = tuple(sorted(self._violations, key=lambda v: v.execution.executed_at))
+        return ExecutionQualityReport(date_from=date_from, date_to=date_to, sections=sections,
+                                      series=self._series(bucket), bucket=bucket, thresholds=self._thresholds,
+                                      violations=violations, violation_count=self._violation_count)
 
     def _series(self, bucket: timedelta) -> dict[str, tuple[SeriesPoint, ...]]:
         merged: dict[str, dict[datetime, tuple[Decimal, Decimal]]] = {}
@@ -259,31 +354,3 @@ def _chart_bucket(starts: list[datetime]) -> timedelta:
         if span // bucket < MAX_CHART_POINTS:
             return bucket
     return CHART_BUCKETS[-1]
-
-
-def summary_table(report: ExecutionQualityReport) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows) of the per-solver table with an ALL row last; shared by the text and HTML reports."""
-    headers = ["SOLVER", "FILLS", "NO_NBBO", "AT_OR_BETTER_%", "BETTER", "AT", "WORSE", "AVG_IMPROVEMENT/SH",
-               "AVG_EFFECTIVE_SPREAD", "AVG_QUOTED_SPREAD", "EFFECTIVE/QUOTED"]
-    rows = [_summary_row(summary) for summary in (*report.solvers, report.overall)]
-    return headers, rows
-
-
-def _summary_row(summary: QualitySummary) -> list[str]:
-    return [summary.solver, str(summary.fills), str(summary.without_nbbo), _text(summary.pct_at_or_better),
-            str(summary.better), str(summary.at), str(summary.worse), _text(summary.avg_improvement_per_share),
-            _text(summary.avg_effective_spread), _text(summary.avg_quoted_spread),
-            _text(summary.effective_to_quoted)]
-
-
-def _text(value: Decimal | None) -> str:
-    return "-" if value is None else canonical_decimal_text(value)
-
-
-def footnotes(report: ExecutionQualityReport) -> list[str]:
-    notes = ["Averages are share-weighted; EFFECTIVE/QUOTED is the average effective spread over the "
-             "average quoted spread (SEC Rule 605 style); improvement > 0 is better than the NBBO."]
-    if report.without_nbbo:
-        notes.append(f"{report.without_nbbo} of {report.overall.fills} fills have no NBBO at execution: counted "
-                     f"in FILLS and NO_NBBO, excluded from every NBBO metric.")
-    return notes

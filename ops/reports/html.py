@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from html import escape
 
-from ops.reports.execution_quality import ExecutionQualityReport, SeriesPoint, floor_to_bucket, footnotes, summary_table
+from ops.reports.execution_quality import ExecutionQualityReport, SeriesPoint, floor_to_bucket
+from ops.reports.tables import Table, footnotes, report_tables
 
 CHART_WIDTH = 960
 CHART_HEIGHT = 400
@@ -23,7 +24,6 @@ MAX_BUCKETS_BRIDGED = 3
 DAY_TICKS_FROM = timedelta(days=2)  # longer charts are labelled with dates only
 # Colour-blind-safe palette (Okabe-Ito), cycled when there are more solvers.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
-NUMERIC_COLUMNS_FROM = 1
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; }
@@ -31,8 +31,12 @@ h1 { font-size: 20px; margin-bottom: 4px; }
 p.meta { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 16px 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; }
-th { background: #f0f0f0; text-align: left; vertical-align: bottom; max-width: 140px; overflow-wrap: anywhere; }
+th { background: #f0f0f0; text-align: left; vertical-align: bottom; }
+th, td { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
+td { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+h2 { font-size: 16px; margin: 20px 0 4px; }
+div.scroll { overflow-x: auto; }
 tr.overall td { font-weight: bold; background: #fafafa; }
 p.note { font-size: 12px; color: #444; max-width: 960px; }
 svg text { font-size: 11px; fill: #333; }
@@ -51,7 +55,7 @@ def render_html(report: ExecutionQualityReport, generated_at: datetime) -> str:
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">Fills measured against the NBBO at execution. Generated {generated}. '
         f"Dates and chart times are America/New_York.</p>",
-        _table(report),
+        *(_table(table) for table in report_tables(report)),
         *(f'<p class="note">{escape(note)}</p>' for note in footnotes(report)),
         "<h2>Average price improvement per share over time</h2>",
         _chart(report),
@@ -60,19 +64,25 @@ def render_html(report: ExecutionQualityReport, generated_at: datetime) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _table(report: ExecutionQualityReport) -> str:
-    headers, rows = summary_table(report)
-    # Spaces instead of underscores let the long headers wrap; the text table keeps single-word headers.
-    head = "".join(f"<th>{escape(header.replace('_', ' '))}</th>" for header in headers)
+def _table(table: Table) -> str:
+    """Headers break only between words (an underscore or a slash becomes a break opportunity), never
+    inside one: "EFFECTIVE/QUOTED" wraps as EFFECTIVE/ QUOTED, not QUOTE D. Cells never wrap."""
+    head = "".join(f"<th>{_header(header)}</th>" for header in table.headers)
     body = []
-    for index, row in enumerate(rows):
-        css = ' class="overall"' if index == len(rows) - 1 else ""
-        cells = "".join(
-            f'<td class="num">{escape(cell)}</td>' if column >= NUMERIC_COLUMNS_FROM else f"<td>{escape(cell)}</td>"
-            for column, cell in enumerate(row)
-        )
+    for index, row in enumerate(table.rows):
+        css = ' class="overall"' if table.total_last and index == len(table.rows) - 1 else ""
+        cells = "".join(f'<td class="num">{escape(cell)}</td>' if column in table.right_aligned
+                        else f"<td>{escape(cell)}</td>" for column, cell in enumerate(row))
         body.append(f"<tr{css}>{cells}</tr>")
-    return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    if not body:
+        body.append(f'<tr><td colspan="{len(table.headers)}">none</td></tr>')
+    return (f"<h2>{escape(table.title)}</h2>"
+            f'<div class="scroll"><table id="{escape(table.key)}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _header(header: str) -> str:
+    return escape(header).replace("_", " ").replace("/", "/<wbr>")
 
 
 class _Scale:

@@ -1,9 +1,9 @@
 """Where executions come from (SQL adapter of the execution-quality report).
 
 - venue_fills: the broker connector's own executions at the venue, measured on the broker's side;
-  reported as solver "{broker comp id}@venue".
+  reported as solver "{broker comp id}@venue", scope VENUE, each with the venue's NBBO at execution.
 - fills (joined to quotes and rfqs): the gateway's requester fills, measured on the requester's
-  side, reported under the winning quote's solver session.
+  side, reported under the winning quote's solver session, scope REQUESTER.
 
 Rows are streamed in batches so a long range does not load every fill at once.
 """
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from broker.models import VenueFillRow
 from gateway.models import FillRow, QuoteRow, RfqRow
-from ops.reports.execution_quality import REPORT_TZ, Execution
+from ops.reports.execution_quality import REPORT_TZ, Execution, Scope
 
 STREAM_BATCH_ROWS = 5000
 
@@ -31,13 +31,13 @@ def venue_executions(session: Session, date_from: date, date_to: date, broker_co
     solver = venue_solver_name(broker_comp_id)
     statement = (
         select(VenueFillRow.symbol, VenueFillRow.side, VenueFillRow.quantity, VenueFillRow.price, VenueFillRow.nbbo_bid,
-               VenueFillRow.nbbo_offer, VenueFillRow.executed_at)
+               VenueFillRow.nbbo_offer, VenueFillRow.executed_at, VenueFillRow.exec_id)
         .where(VenueFillRow.trade_date >= date_from, VenueFillRow.trade_date <= date_to)
         .order_by(VenueFillRow.executed_at, VenueFillRow.exec_id)
         .execution_options(yield_per=STREAM_BATCH_ROWS)
     )
-    for symbol, side, quantity, price, bid, offer, executed_at in session.execute(statement):
-        yield Execution(solver, symbol, side, quantity, price, bid, offer, executed_at)
+    for symbol, side, quantity, price, bid, offer, executed_at, exec_id in session.execute(statement):
+        yield Execution(solver, symbol, side, quantity, price, bid, offer, executed_at, Scope.VENUE, f"venue {exec_id}")
 
 
 def gateway_executions(session: Session, date_from: date, date_to: date) -> Iterator[Execution]:
@@ -45,15 +45,16 @@ def gateway_executions(session: Session, date_from: date, date_to: date) -> Iter
     starts_at, ends_before = new_york_day_bounds(date_from, date_to)
     statement = (
         select(QuoteRow.solver_session, RfqRow.symbol, RfqRow.side, FillRow.last_quantity, FillRow.last_price, FillRow.nbbo_bid,
-               FillRow.nbbo_offer, FillRow.created_at)
+               FillRow.nbbo_offer, FillRow.created_at, FillRow.rfq_id, FillRow.exec_id)
         .join(QuoteRow, QuoteRow.id == FillRow.quote_id)
         .join(RfqRow, RfqRow.id == FillRow.rfq_id)
         .where(FillRow.created_at >= starts_at, FillRow.created_at < ends_before)
         .order_by(FillRow.created_at, FillRow.id)
         .execution_options(yield_per=STREAM_BATCH_ROWS)
     )
-    for solver, symbol, side, quantity, price, bid, offer, created_at in session.execute(statement):
-        yield Execution(solver, symbol, side, quantity, price, bid, offer, created_at)
+    for solver, symbol, side, quantity, price, bid, offer, created_at, rfq_id, exec_id in session.execute(statement):
+        yield Execution(solver, symbol, side, quantity, price, bid, offer, created_at, Scope.REQUESTER,
+                        f"rfq {rfq_id} {exec_id}")
 
 
 def new_york_day_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:

@@ -296,18 +296,33 @@ def test_execution_report_table_and_html(settings: Settings, uow_factory: UowFac
     html_path = tmp_path / "quality.html"
     exit_code, output = _report(settings, "--from", "2026-11-20", "--to", "2026-11-20", "--html", str(html_path))
     assert exit_code == 0
-    lines = output.splitlines()
-    table = {line.split()[0]: line.split() for line in lines if line.split()[:1] in (["BROKER@venue"], ["SOLVER1"],
-                                                                                      ["BROKER"], ["ALL"])}
-    # SOLVER FILLS NO_NBBO AT_OR_BETTER_% BETTER AT WORSE AVG_IMPROVEMENT/SH ...
-    assert table["BROKER@venue"][1:8] == ["2", "0", "100", "1", "1", "0", "0.0025"]
-    assert table["SOLVER1"][1:8] == ["2", "0", "50", "0", "1", "1", "-0.005"]
-    assert table["BROKER"][1:4] == ["1", "1", "-"]
-    assert table["ALL"][1:4] == ["5", "1", "75"]
+    sections = _sections(output)
+    tiers = sections["Requester fills (settled by the gateway; measured on the requester's side): tiers"]
+    venue = sections["Venue executions (the broker's orders at the venue; measured on the broker's side): tiers"]
+    # SOLVER FILLS NO_NBBO AT_OR_BETTER_% SIGNIFICANT IMPROVED AT_NBBO VIOLATION AVG_IMPROVEMENT/SH
+    assert venue["BROKER@venue"][1:9] == ["2", "0", "100", "0", "1", "1", "0", "0.0025"]
+    assert venue["ALL_VENUE"][1:3] == ["2", "0"]
+    assert tiers["SOLVER1"][1:9] == ["2", "0", "50", "0", "0", "1", "1", "-0.005"]
+    assert tiers["BROKER"][1:4] == ["1", "1", "-"]
+    assert tiers["ALL_REQUESTER"][1:4] == ["3", "1", "50"]  # never the venue's fills added in
+    violations = sections[next(title for title in sections if title.startswith("Violations"))]
+    assert [row[3] for row in violations.values()] == ["SOLVER1"]  # date time scope solver ...
     assert "1 of 5 fills have no NBBO at execution" in output
     page = html_path.read_text(encoding="utf-8")
-    assert '<table id="summary">' in page and "<svg" in page
+    assert '<table id="requester-tiers">' in page and "<svg" in page
     assert "<td>BROKER@venue</td>" in page and "<td>SOLVER1</td>" in page
+
+
+def _sections(output: str) -> dict[str, dict[str, list[str]]]:
+    """title -> {first cell: the row's cells} of each table of the text report (blank-line separated)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    for block in output.split("\n\n")[1:]:
+        title, *lines = block.splitlines()
+        if lines and lines[0].split()[:1] in (["SOLVER"], ["EXECUTED_NY"]):
+            sections[title] = {line.split()[0] + str(index): line.split() for index, line in enumerate(lines[1:])}
+            if lines[0].startswith("SOLVER"):
+                sections[title] = {line.split()[0]: line.split() for line in lines[1:]}
+    return sections
 
 
 def test_execution_report_refuses_a_reversed_range(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

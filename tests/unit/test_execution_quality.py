@@ -1,4 +1,5 @@
-"""Execution quality against the NBBO: per-fill arithmetic, share-weighted aggregates, chart buckets, HTML page."""
+"""Execution quality against the NBBO: per-fill arithmetic and tiers, share-weighted aggregates, requester
+and venue fills kept apart, the violations list, chart buckets, HTML page."""
 from __future__ import annotations
 
 import re
@@ -7,42 +8,60 @@ from decimal import Decimal
 
 import pytest
 
-from ops.reports.execution_quality import Assessment, Execution, QualityTally, ReportBuilder, assess, summary_table
+from ops.reports.execution_quality import (
+    Execution,
+    QualityTally,
+    ReportBuilder,
+    Scope,
+    Tier,
+    TierThresholds,
+    assess,
+)
 from ops.reports.html import render_html
+from ops.reports.tables import report_tables, rule_605_table, tier_table
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # 10:00 New York
 BID, OFFER = Decimal("227.43"), Decimal("227.44")
 
 
 def _fill(side: str, price: str, quantity: str = "100", solver: str = "SOLVER1", bid: Decimal | None = BID,
-          offer: Decimal | None = OFFER, at: datetime = T0) -> Execution:
-    return Execution(solver, "AAPL", side, Decimal(quantity), Decimal(price), bid, offer, at)
+          offer: Decimal | None = OFFER, at: datetime = T0, scope: Scope = Scope.REQUESTER) -> Execution:
+    return Execution(solver, "AAPL", side, Decimal(quantity), Decimal(price), bid, offer, at, scope, f"ref-{price}")
 
 
-# The reference's table (section 8), buy side against the NBO of 227.44.
-@pytest.mark.parametrize(("price", "improvement", "assessment"), [
-    ("227.440", "0.000", Assessment.AT),
-    ("227.435", "0.005", Assessment.BETTER),
-    ("227.430", "0.010", Assessment.BETTER),
-    ("227.450", "-0.010", Assessment.WORSE),
+# The reference's table (section 8), buy side against the NBO of 227.44: its four tiers.
+@pytest.mark.parametrize(("price", "improvement", "tier"), [
+    ("227.440", "0.000", Tier.AT),
+    ("227.435", "0.005", Tier.IMPROVED),
+    ("227.430", "0.010", Tier.SIGNIFICANT),
+    ("227.450", "-0.010", Tier.VIOLATION),
 ])
-def test_buy_improvement_is_measured_against_the_offer(price: str, improvement: str, assessment: Assessment) -> None:
+def test_buy_improvement_is_measured_against_the_offer(price: str, improvement: str, tier: Tier) -> None:
     quality = assess(_fill("buy", price))
     assert quality is not None
-    assert quality.assessment is assessment
+    assert quality.tier is tier
     assert quality.improvement_per_share == Decimal(improvement)
     assert isinstance(quality.improvement_per_share, Decimal)
 
 
-@pytest.mark.parametrize(("price", "improvement", "assessment"), [
-    ("227.43", "0", Assessment.AT),
-    ("227.4375", "0.0075", Assessment.BETTER),
-    ("227.4299", "-0.0001", Assessment.WORSE),
+@pytest.mark.parametrize(("price", "improvement", "tier"), [
+    ("227.43", "0", Tier.AT),
+    ("227.4375", "0.0075", Tier.IMPROVED),
+    ("227.45", "0.02", Tier.SIGNIFICANT),
+    ("227.4299", "-0.0001", Tier.VIOLATION),
 ])
-def test_sell_improvement_is_measured_against_the_bid(price: str, improvement: str, assessment: Assessment) -> None:
+def test_sell_improvement_is_measured_against_the_bid(price: str, improvement: str, tier: Tier) -> None:
     quality = assess(_fill("sell", price))
     assert quality is not None
-    assert (quality.assessment, quality.improvement_per_share) == (assessment, Decimal(improvement))
+    assert (quality.tier, quality.improvement_per_share) == (tier, Decimal(improvement))
+
+
+def test_the_significant_threshold_comes_from_the_configuration() -> None:
+    strict = TierThresholds(significant_per_share=Decimal("0.005"))
+    assert assess(_fill("buy", "227.435"), strict).tier is Tier.SIGNIFICANT  # type: ignore[union-attr]
+    assert assess(_fill("buy", "227.4375"), strict).tier is Tier.IMPROVED  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        TierThresholds(significant_per_share=Decimal(0))
 
 
 def test_spreads_are_exact_decimals() -> None:
@@ -72,7 +91,7 @@ def test_exactness_where_binary_floats_would_drift() -> None:
 def test_locked_market_has_no_ratio_and_no_nbbo_means_no_assessment() -> None:
     locked = assess(_fill("buy", "227.44", bid=OFFER, offer=OFFER))
     assert locked is not None
-    assert (locked.assessment, locked.quoted_spread, locked.spread_ratio) == (Assessment.AT, Decimal(0), None)
+    assert (locked.tier, locked.quoted_spread, locked.spread_ratio) == (Tier.AT, Decimal(0), None)
     assert assess(_fill("buy", "227.44", bid=None, offer=None)) is None
     assert assess(_fill("buy", "227.44", bid=BID, offer=None)) is None
 
@@ -85,12 +104,17 @@ def test_aggregates_are_share_weighted_and_skip_fills_without_nbbo() -> None:
                       _fill("buy", "1", "50", bid=None, offer=None)):
         tally.add(execution, assess(execution))
     summary = tally.summary("SOLVER1")
-    assert (summary.fills, summary.without_nbbo, summary.better, summary.at, summary.worse) == (4, 1, 1, 1, 1)
+    assert (summary.fills, summary.without_nbbo) == (4, 1)
+    assert summary.tiers == {Tier.SIGNIFICANT: 1, Tier.IMPROVED: 0, Tier.AT: 1, Tier.VIOLATION: 1}
     assert summary.pct_at_or_better == Decimal("66.7")  # 2 of the 3 measured fills
     assert summary.avg_improvement_per_share == Decimal("0.000400")  # (1 - 0.6 + 0) / 1000 shares
     assert summary.avg_effective_spread == Decimal("0.011200")  # (1 + 4.2 + 6) / 1000
     assert summary.avg_quoted_spread == Decimal("0.010000")
     assert summary.effective_to_quoted == Decimal("1.1200")
+    # Rule 605 style: shares improved / at the quote / outside it, and the average amounts.
+    assert (summary.shares, summary.improved_shares, summary.at_quote_shares, summary.outside_shares) == (
+        Decimal(1000), Decimal(100), Decimal(600), Decimal(300))
+    assert (summary.avg_improved_amount, summary.avg_outside_amount) == (Decimal("0.010000"), Decimal("0.002000"))
 
 
 def test_no_measured_fill_leaves_nbbo_metrics_empty() -> None:
@@ -103,19 +127,50 @@ def test_no_measured_fill_leaves_nbbo_metrics_empty() -> None:
         None, None, None)
 
 
-def test_report_per_solver_and_overall() -> None:
+def _rows(table) -> dict[str, dict[str, str]]:
+    return {row[0]: dict(zip(table.headers, row)) for row in table.rows}
+
+
+def test_requester_and_venue_fills_are_reported_apart_never_summed() -> None:
+    """52 trades settled through the broker are 52 requester fills and 52 venue fills: never 104 fills."""
     builder = ReportBuilder()
-    builder.add_all([_fill("buy", "227.435", solver="SOLVER2"), _fill("buy", "227.45", solver="BROKER@venue"),
-                     _fill("buy", "227.44", solver="SOLVER2", bid=None, offer=None)])
+    for index in range(52):
+        at = T0 + timedelta(minutes=index)
+        builder.add(_fill("buy", "227.44", solver="BROKER", at=at))  # at the NBO for the requester
+        builder.add(_fill("buy", "227.435", solver="BROKER@venue", at=at, scope=Scope.VENUE))  # midpoint at the venue
     report = builder.build(date(2026, 11, 20), date(2026, 11, 20))
-    headers, rows = summary_table(report)
-    by_solver = {row[0]: dict(zip(headers, row)) for row in rows}
-    assert list(by_solver) == ["BROKER@venue", "SOLVER2", "ALL"]
-    assert by_solver["SOLVER2"]["AT_OR_BETTER_%"] == "100"
-    assert by_solver["SOLVER2"]["NO_NBBO"] == "1"
-    assert by_solver["BROKER@venue"]["AVG_IMPROVEMENT/SH"] == "-0.01"
-    assert by_solver["ALL"]["FILLS"] == "3"
-    assert by_solver["ALL"]["AT_OR_BETTER_%"] == "50"
+    requester = _rows(tier_table(report.section(Scope.REQUESTER)))
+    venue = _rows(tier_table(report.section(Scope.VENUE)))
+    assert list(requester) == ["BROKER", "ALL_REQUESTER"] and list(venue) == ["BROKER@venue", "ALL_VENUE"]
+    assert requester["ALL_REQUESTER"]["FILLS"] == "52" and venue["ALL_VENUE"]["FILLS"] == "52"
+    assert (requester["ALL_REQUESTER"]["AT_NBBO"], requester["ALL_REQUESTER"]["AT_OR_BETTER_%"]) == ("52", "100")
+    assert (venue["ALL_VENUE"]["IMPROVED"], venue["ALL_VENUE"]["AVG_IMPROVEMENT/SH"]) == ("52", "0.005")
+    every_row = [row for table in report_tables(report) for row in table.rows]
+    assert not [row for row in every_row if row[0] in ("ALL", "104") or "104" in row[1:2]]
+    assert report.fills == 104 and report.violation_count == 0
+
+
+def test_report_per_solver_tiers_rule_605_and_violations() -> None:
+    builder = ReportBuilder()
+    builder.add_all([_fill("buy", "227.435", solver="SOLVER2"), _fill("buy", "227.45", solver="SOLVER1"),
+                     _fill("buy", "227.44", solver="SOLVER2", bid=None, offer=None),
+                     _fill("sell", "227.42", "30", solver="BROKER@venue", scope=Scope.VENUE)])
+    report = builder.build(date(2026, 11, 20), date(2026, 11, 20))
+    tiers = _rows(tier_table(report.section(Scope.REQUESTER)))
+    assert list(tiers) == ["SOLVER1", "SOLVER2", "ALL_REQUESTER"]
+    assert (tiers["SOLVER2"]["AT_OR_BETTER_%"], tiers["SOLVER2"]["NO_NBBO"], tiers["SOLVER2"]["IMPROVED"]) == (
+        "100", "1", "1")
+    assert (tiers["SOLVER1"]["VIOLATION"], tiers["SOLVER1"]["AVG_IMPROVEMENT/SH"]) == ("1", "-0.01")
+    assert (tiers["ALL_REQUESTER"]["FILLS"], tiers["ALL_REQUESTER"]["AT_OR_BETTER_%"]) == ("3", "50")
+    shares = _rows(rule_605_table(report.section(Scope.REQUESTER)))
+    assert (shares["ALL_REQUESTER"]["SHARES"], shares["ALL_REQUESTER"]["IMPROVED_SHARES"],
+            shares["ALL_REQUESTER"]["OUTSIDE_QUOTE_SHARES"], shares["ALL_REQUESTER"]["OUTSIDE_AVG/SH"]) == (
+        "200", "100", "100", "0.01")
+    assert [(v.execution.solver, v.execution.scope, v.shortfall_per_share) for v in report.violations] == [
+        ("SOLVER1", Scope.REQUESTER, Decimal("0.010")), ("BROKER@venue", Scope.VENUE, Decimal("0.01"))]
+    violations = report_tables(report)[-1]
+    assert violations.title.startswith("Violations") and [row[2] for row in violations.rows] == [
+        "SOLVER1", "BROKER@venue"]
     assert report.without_nbbo == 1
 
 
@@ -148,7 +203,8 @@ def test_html_page_is_self_contained_with_table_and_chart() -> None:
                      _fill("buy", "227.44", solver="BROKER@venue", bid=None, offer=None)])
     page = render_html(builder.build(date(2026, 11, 20), date(2026, 11, 20)), T0)
     assert page.startswith("<!DOCTYPE html>")
-    assert '<table id="summary">' in page and '<svg id="improvement-chart"' in page
+    assert '<table id="requester-tiers">' in page and '<table id="venue-rule605">' in page
+    assert '<table id="violations">' in page and '<svg id="improvement-chart"' in page
     assert "&lt;SOLVER&amp;1&gt;" in page and "<SOLVER&1>" not in page
     assert "1 of 4 fills have no NBBO at execution" in page
     assert page.count("<circle") == 3  # one point per solver and 5-minute bucket with an NBBO
@@ -170,3 +226,11 @@ def test_chart_lines_break_over_gaps_in_trading() -> None:
     page = render_html(builder.build(date(2026, 11, 20), date(2026, 11, 20)), T0)
     polylines = re.findall(r'<polyline [^>]*points="([^"]*)"', page)
     assert [len(points.split()) for points in polylines] == [3, 2]
+
+
+def test_html_headers_break_between_words_only() -> None:
+    builder = ReportBuilder()
+    builder.add(_fill("buy", "227.435"))
+    page = render_html(builder.build(date(2026, 11, 20), date(2026, 11, 20)), T0)
+    assert "<th>EFFECTIVE/<wbr>QUOTED</th>" in page and "<th>AVG EFFECTIVE SPREAD</th>" in page
+    assert "overflow-wrap: anywhere" not in page and "word-break: keep-all" in page

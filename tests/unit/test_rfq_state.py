@@ -19,6 +19,7 @@ HAPPY_PATH = [
     (RfqState.RECEIVED, Trigger.REFUSE, RfqState.REJECTED),
     (RfqState.QUOTING, Trigger.EXPIRE, RfqState.EXPIRED),
     (RfqState.ACCEPTED_BINDING, Trigger.EXECUTION_FAILED, RfqState.REJECTED),
+    (RfqState.READY_TO_SETTLE, Trigger.SETTLE_PARTIAL, RfqState.PARTIALLY_FILLED),
 ])
 def test_table_transitions(state, trigger, expected):
     assert next_state(state, trigger) is expected
