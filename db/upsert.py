@@ -7,15 +7,20 @@ built once per table, column set and dialect (building it costs more than runnin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-_STATEMENTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Insert] = {}
 MAX_CACHED_STATEMENTS = 64  # a handful of tables and column sets; a bound all the same
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Insert] = {}
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table (typed: `__table__` is a FromClause to the type checker)."""
+    return cast(Table, model.__table__)
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:

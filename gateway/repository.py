@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName, Side
-from db.upsert import upsert
+from db.upsert import table_of, upsert
 from gateway import outbox_codec
 from gateway.access.operator import OperatorCommand, OperatorQueue
 from gateway.domain import outbound as out
@@ -148,10 +148,10 @@ def save_changeset(uow: SqlUnitOfWork, changes: Changeset) -> None:
     """Stage every row of a changeset in the unit of work's transaction (no commit here): one
     upsert per table, fills and events inserted in one statement each."""
     session: Session = uow.session
-    upsert(session, RfqRow.__table__, [_rfq_values(rfq) for rfq in changes.rfqs], ["id"])
-    upsert(session, QuoteRow.__table__, [_quote_values(quote) for quote in changes.quotes], ["id"])
+    upsert(session, table_of(RfqRow), [_rfq_values(rfq) for rfq in changes.rfqs], ["id"])
+    upsert(session, table_of(QuoteRow), [_quote_values(quote) for quote in changes.quotes], ["id"])
     if changes.fills:
-        session.execute(insert(FillRow.__table__), [
+        session.execute(insert(table_of(FillRow)), [
             {"rfq_id": fill.rfq_id, "quote_id": fill.quote_id, "exec_id": fill.exec_id,
              "last_price": fill.last_price, "last_quantity": fill.last_quantity, "nbbo_bid": fill.nbbo_bid,
              "nbbo_offer": fill.nbbo_offer, "created_at": fill.occurred_at} for fill in changes.fills])

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
+from db.upsert import table_of
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
@@ -399,10 +400,10 @@ class Ledger:
         transaction); the account balances change on the locked ORM rows, written by the flush."""
         assert_balanced(postings)
         entry_id = self._session.execute(
-            insert(JournalEntry.__table__).values(
+            insert(table_of(JournalEntry)).values(
                 kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
                 description=description, created_at=now or self._clock(),
-            ).returning(JournalEntry.__table__.c.id)
+            ).returning(table_of(JournalEntry).c.id)
         ).scalar_one()
         lines = []
         with localcontext(EXACT_CONTEXT):
@@ -416,7 +417,7 @@ class Ledger:
                     account.locked = account.locked + posting.amount
         for posting in postings:
             assert posting.account.locked >= 0, f"account {posting.account.id} locked went negative"
-        self._session.execute(insert(JournalLine.__table__), lines)
+        self._session.execute(insert(table_of(JournalLine)), lines)
         self._session.flush()
         log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
         return _Entry(entry_id)

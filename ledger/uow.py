@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Now, utc_now
 from db.engine import affected_rows
+from db.upsert import table_of
 from ledger.ledger import Ledger
 from ledger.models import OutboxRow
 
@@ -139,7 +140,7 @@ class SqlUnitOfWork:
             assert 0 < len(event_type) <= 64, f"event_type must be 1..64 characters: {event_type!r}"
             rows.append({"rfq_id": rfq_id, "event_type": event_type, "payload": encode_payload(payload),
                          "occurred_at": occurred_at, "published_at": None})
-        self.session.execute(insert(OutboxRow.__table__), rows)
+        self.session.execute(insert(table_of(OutboxRow)), rows)
 
     def unpublished_events(self, limit: int) -> list[DomainEventRecord]:
         """Oldest unpublished events first. On PostgreSQL rows another relay holds are skipped.

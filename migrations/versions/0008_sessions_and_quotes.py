@@ -27,15 +27,42 @@ BREAK_KINDS_BEFORE = ("'missing_ours', 'missing_theirs', 'quantity_mismatch', 'p
 BREAK_KINDS_AFTER = BREAK_KINDS_BEFORE + ", 'unsettled_venue_fill'"
 
 
-def _break_kinds(kinds: str) -> None:
-    """Replace recon_breaks' kind check (SQLite: the batch copy rebuilds the table with it)."""
-    with op.batch_alter_table("recon_breaks", recreate="always") as batch:
-        batch.drop_constraint("ck_recon_breaks_kind", type_="check")
-        batch.create_check_constraint("kind", f"kind IN ({kinds})")
+# 0005 named its check "ck_recon_breaks_kind" under the naming convention, which made it
+# ck_recon_breaks_ck_recon_breaks_kind; this revision's is ck_recon_breaks_kind.
+CHECK_BEFORE, CHECK_AFTER = "ck_recon_breaks_ck_recon_breaks_kind", "ck_recon_breaks_kind"
+
+
+def _break_kinds(kinds: str, drop: str, create: str) -> None:
+    """Replace recon_breaks' kind check. PostgreSQL alters it in place; on SQLite the batch copy
+    rebuilds the table (batch mode does not carry CHECK constraints over) with the new one."""
+    if op.get_context().dialect.name == "postgresql":
+        op.drop_constraint(op.f(drop), "recon_breaks", type_="check")
+        op.create_check_constraint(op.f(create), "recon_breaks", f"kind IN ({kinds})")
+        return
+    with op.batch_alter_table("recon_breaks", recreate="always", copy_from=_recon_breaks_without_check()) as batch:
+        batch.create_check_constraint(op.f(create), f"kind IN ({kinds})")
+
+
+def _recon_breaks_without_check() -> sa.Table:
+    """recon_breaks as 0005 made it, minus its kind check: the copy SQLite's batch mode rebuilds from."""
+    metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
+    return sa.Table(
+        "recon_breaks", metadata,
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("trade_id", sa.String(length=64), nullable=True),
+        sa.Column("symbol", sa.String(length=32), nullable=True),
+        sa.Column("ours", sa.Text(), nullable=True),
+        sa.Column("theirs", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_recon_breaks"),
+        sa.ForeignKeyConstraint(["run_id"], ["recon_runs.id"], name="fk_recon_breaks_run_id_recon_runs"),
+        sa.Index("ix_recon_breaks_run_id", "run_id"),
+    )
 
 
 def upgrade() -> None:
-    _break_kinds(BREAK_KINDS_AFTER)
+    _break_kinds(BREAK_KINDS_AFTER, drop=CHECK_BEFORE, create=CHECK_AFTER)
     op.create_table(
         "session_progress",
         sa.Column("comp_id", sa.String(length=64), nullable=False),
@@ -88,7 +115,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _break_kinds(BREAK_KINDS_BEFORE)
+    _break_kinds(BREAK_KINDS_BEFORE, drop=CHECK_AFTER, create=CHECK_BEFORE)
     op.drop_table("fix_outbox_state")
     op.drop_table("fix_outbox")
     with op.batch_alter_table("broker_rfqs") as batch:

@@ -13,8 +13,8 @@ from markupsafe import Markup
 
 from core.money import canonical_decimal_text
 from ops.console.snapshot import Snapshot
-from ops.reports.execution_quality import summary_table
 from ops.reports.html import improvement_chart
+from ops.reports.tables import tier_table
 
 SECTIONS = ("sessions", "rfqs", "recent", "fills", "breaks", "quality", "solvers", "margins", "commands")
 
@@ -56,7 +56,11 @@ class Renderer:
     def _quality(snapshot: Snapshot) -> dict[str, object]:
         if snapshot.quality is None:
             return {"quality_headers": [], "quality_rows": [], "quality_chart": Markup("")}
-        headers, rows = summary_table(snapshot.quality)
+        # Requester fills and the broker's venue fills are separate scopes, never summed (ops/reports).
+        tables = [tier_table(section) for section in snapshot.quality.sections]
+        headers = ["SCOPE", *(tables[0].headers if tables else [])]
+        rows = [[section.scope.value, *row] for section, table in zip(snapshot.quality.sections, tables)
+                for row in table.rows]
         # The chart is our own SVG built from numbers and escaped solver names (ops/reports/html.py).
         return {"quality_headers": headers, "quality_rows": rows,
                 "quality_chart": Markup(improvement_chart(snapshot.quality))}  # noqa: S704
