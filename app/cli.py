@@ -8,6 +8,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from app.bench.command import add_bench_parser, run_bench_command
 from app.broker_process import run_connector
 from app.demo import run_demo
 from app.processes import wait_for_stop
@@ -21,7 +22,7 @@ from ops.broker_cli import add_broker_parser, run_broker_command
 from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
 from runtime.logging import configure_logging
 
-QUIET_COMMANDS = ("demo", "admin", "reconcile", "report")
+QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "bench")
 CHILD_STOP_TIMEOUT_S = 10.0
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     database.add_argument("action", choices=["upgrade", "downgrade"])
     database.add_argument("revision", nargs="?", default=None,
                           help="target revision (default: head for upgrade, base for downgrade)")
+    add_bench_parser(commands)
     add_admin_parser(commands)
     add_broker_parser(commands)
     add_reconcile_parser(commands)
@@ -84,6 +86,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
             return run_broker_command(arguments, settings)
         case "demo":
             return run_demo(settings, sys.stdout)
+        case "bench":
+            return run_bench_command(arguments)
         case "reconcile":
             return run_reconcile(arguments, settings)
         case "report":
