@@ -13,7 +13,8 @@ def _rates(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--rates wants RFQs/s separated by commas, e.g. 50,100,200; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--rates wants RFQs/s separated by commas, e.g. 50,100,200; got {text!r}") from None
 
 
 def add_bench_parser(commands) -> None:

@@ -8,7 +8,6 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -129,11 +128,3 @@ def drop_scratch_database(world: BenchWorld) -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
-
-
-def quote_prices(reference: str, solver_index: int) -> tuple[Decimal, Decimal]:
-    """A bench solver's bid and offer around the reference price: solver n quotes 10 + 5n bps wide."""
-    spread = Decimal(10 + 5 * solver_index) / Decimal(10_000)
-    price = Decimal(reference)
-    cent = Decimal("0.01")
-    return (price * (1 - spread)).quantize(cent), (price * (1 + spread)).quantize(cent)

@@ -19,7 +19,7 @@ from transport.fix.dictionary import DATA_DICTIONARY
 from transport.fix.engine import FixEngine
 from transport.fix.settings_builder import EngineSpec, SessionSpec, session_id
 
-LOGON_TIMEOUT_S = 30.0
+LOGON_TIMEOUT_S = 90.0  # the gateway may still be starting (migrations, reference data) when we do
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,15 @@ class ServiceProcess:
                     raise BenchError(f"{self.name} is not listening on {port} after {START_TIMEOUT_S} s") from None
                 time.sleep(0.1)
 
+    def terminate(self) -> None:
+        """SIGTERM: the command stops cleanly (as on Ctrl-C)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -124,28 +129,27 @@ class LoadProcess:
                 return payload
 
     def stop(self) -> None:
-        if self.process is None or not self.process.is_alive():
-            return
-        try:
-            self.send("stop")
-            self.expect("stopped", STOP_TIMEOUT_S)
-        except (BenchError, OSError, EOFError):
-            pass
-        self.process.join(STOP_TIMEOUT_S)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(STOP_TIMEOUT_S)
+        stop_all([self])
 
     def sample(self) -> ProcSample | None:
         return sample(self.pid) if self.process is not None else None
 
 
-def start_all(processes: list[LoadProcess], timeout_s: float = START_TIMEOUT_S) -> None:
-    """Starts them together and waits until each has logged on."""
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.expect("ready", timeout_s)
+def stop_all(processes: list[LoadProcess]) -> None:
+    """Asks every live one to log out and stop, all at once (a QuickFIX logout takes a moment), then
+    waits for each; one that does not stop in time is killed."""
+    live = [p for p in processes if p.process is not None and p.process.is_alive()]
+    for process in live:
+        try:
+            process.send("stop")
+        except OSError:
+            pass
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in live:
+        process.process.join(max(0.1, deadline - time.monotonic()))
+        if process.process.is_alive():
+            process.process.kill()
+            process.process.join(STOP_TIMEOUT_S)
 
 
 def collect(processes: list[LoadProcess], kind: str, timeout_s: float,

@@ -15,10 +15,11 @@ from sqlalchemy.engine import make_url
 from app.bench.echo import ECHO_ACCEPTOR_COMP_ID, ECHO_INITIATOR_COMP_ID
 from app.bench.environment import BenchWorld, build_world, drop_scratch_database
 from app.bench.fixload import LoadSpec
-from app.bench.processes import BenchError, LoadProcess, ServiceProcess, collect, start_all
+from app.bench.processes import START_TIMEOUT_S, BenchError, LoadProcess, ServiceProcess, collect, stop_all
 from app.bench.procstat import FixLogCounter, ProcSample
 from app.bench.report import PhaseFigures, echo_ratio, phase_figures, render, write_json
 from app.settings import Settings
+from db.engine import upgrade_to_head
 from app.stack import free_port
 
 SETTLE_S = 1.0  # after the load processes log on, for the engine to take the logons in
@@ -90,9 +91,8 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
 
 def _measure(run: Run, out: TextIO) -> dict[str, Any]:
     options = run.options
-    _start_services(run)
+    _start_processes(run)
     counter = FixLogCounter(run.world.fix_log_dir())
-    _start_load(run)
     print(f"bench: {len(run.requesters)} requesters, {len(run.solvers)} solvers logged on; warming up",
           file=out, flush=True)
     _phase(run, counter, "warm-up", "closed", {"in_flight": options.in_flight, "duration_s": options.warmup_s})
@@ -123,40 +123,59 @@ def _database_label(url: str) -> str:
     return f"PostgreSQL {parsed.host}:{parsed.port or 5432}/{parsed.database}"
 
 
-def _start_services(run: Run) -> None:
+def _start_processes(run: Run) -> None:
+    """The gateway first (it migrates the database and seeds the reference data the venue reads), the
+    load processes meanwhile (they retry their connections and report once logged on), then the venue."""
     world = run.world
+    upgrade_to_head(world.database_url)  # here, so no two processes ever migrate at once
+    gateway = ServiceProcess("gateway", ["serve", "--without-broker", "--venue", "external"], world).start()
+    run.services["gateway"] = gateway
+    _define_load(run)
+    loads = run.solvers + run.requesters + run.echo
+    for process in loads:
+        process.start()
+    gateway.wait_listening(world.gateway_port)
     venue = ServiceProcess("venue", ["venue", "run"], world).start()
     run.services["venue"] = venue
     venue.wait_listening(world.venue_port)
-    gateway = ServiceProcess("gateway", ["serve", "--without-broker", "--venue", "external"], world).start()
-    run.services["gateway"] = gateway
-    gateway.wait_listening(world.gateway_port)
     if run.options.with_broker:
-        broker = ServiceProcess("broker", ["broker", "run"], world).start()
-        run.services["broker"] = broker
-        counter = FixLogCounter(world.fix_log_dir())
-        deadline = time.monotonic() + BROKER_LOGON_TIMEOUT_S
-        while not counter.saw_logon(Settings().broker.comp_id):
-            broker.check_alive()
-            if time.monotonic() > deadline:
-                raise BenchError(f"the broker connector did not log on within {BROKER_LOGON_TIMEOUT_S} s")
-            time.sleep(0.2)
+        _start_broker(run)
+    for process in loads:
+        process.expect("ready", START_TIMEOUT_S)
+    time.sleep(SETTLE_S)
 
 
-def _start_load(run: Run) -> None:
+def _start_broker(run: Run) -> None:
+    broker = ServiceProcess("broker", ["broker", "run"], run.world).start()
+    run.services["broker"] = broker
+    counter = FixLogCounter(run.world.fix_log_dir())
+    deadline = time.monotonic() + BROKER_LOGON_TIMEOUT_S
+    while not counter.saw_logon(Settings().broker.comp_id):
+        broker.check_alive()
+        if time.monotonic() > deadline:
+            raise BenchError(f"the broker connector did not log on within {BROKER_LOGON_TIMEOUT_S} s")
+        time.sleep(0.2)
+
+
+def _define_load(run: Run) -> None:
     world = run.world
+    folder = str(world.data_dir / "load")
     common = {"reference_prices": world.reference_prices, "run_id": world.run}
     run.solvers = [LoadProcess(c.comp_id, LoadSpec("solver", c.comp_id, world.gateway_comp_id, world.gateway_port,
-                                                   str(world.data_dir / "load"), c.password,
-                                                   options={**common, "index": index}))
+                                                   folder, c.password, options={**common, "index": index}))
                    for index, c in enumerate(world.solvers)]
     run.requesters = [LoadProcess(c.comp_id, LoadSpec("requester", c.comp_id, world.gateway_comp_id,
-                                                      world.gateway_port, str(world.data_dir / "load"), c.password,
-                                                      options=common))
+                                                      world.gateway_port, folder, c.password, options=common))
                       for c in world.requesters]
-    start_all(run.solvers)
-    start_all(run.requesters)
-    time.sleep(SETTLE_S)
+    if run.options.echo:
+        port = free_port()
+        store = Settings().fix.store  # the gateway's store kind: the same QuickFIX work per message
+        folder = str(world.data_dir / "echo")
+        run.echo = [
+            LoadProcess("echo-acceptor", LoadSpec("echo-acceptor", ECHO_ACCEPTOR_COMP_ID, ECHO_INITIATOR_COMP_ID,
+                                                  port, folder, store=store)),
+            LoadProcess("echo-initiator", LoadSpec("echo-initiator", ECHO_INITIATOR_COMP_ID, ECHO_ACCEPTOR_COMP_ID,
+                                                   port, folder, store=store))]
 
 
 def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict[str, Any],
@@ -225,25 +244,16 @@ def _load_messages(results: list[dict[str, Any]], solvers_before: list[dict[str,
 
 
 def _echo(run: Run) -> dict[str, Any]:
-    """The raw QuickFIX echo between two processes, K in flight for duration_s."""
-    world, options = run.world, run.options
-    port = free_port()
-    store = Settings().fix.store  # the gateway's store kind: the same QuickFIX work per message
-    folder = str(world.data_dir / "echo")
-    acceptor = LoadProcess("echo-acceptor", LoadSpec("echo-acceptor", ECHO_ACCEPTOR_COMP_ID, ECHO_INITIATOR_COMP_ID,
-                                                     port, folder, store=store))
-    initiator = LoadProcess("echo-initiator", LoadSpec("echo-initiator", ECHO_INITIATOR_COMP_ID,
-                                                       ECHO_ACCEPTOR_COMP_ID, port, folder, store=store))
-    run.echo = [acceptor, initiator]
-    start_all([acceptor])
-    start_all([initiator])
+    """The raw QuickFIX echo between two processes (logged on since the start, idle until now)."""
+    options = run.options
+    initiator = run.echo[1]
     before = {p.name: p.sample() for p in run.echo}
     initiator.send("echo", {"in_flight": options.in_flight, "duration_s": options.duration_s})
     time.sleep(options.duration_s)
     after = {p.name: p.sample() for p in run.echo}
     result = initiator.expect("result", options.duration_s + RESULT_GRACE_S)
     cpu = {name: _cpu_delta(before[name], after[name]) for name in before}
-    return {**result, "in_flight": options.in_flight, "store": store, "cpu_s": cpu}
+    return {**result, "in_flight": options.in_flight, "store": initiator.spec.store, "cpu_s": cpu}
 
 
 def _cpu_delta(before: ProcSample | None, after: ProcSample | None) -> float | None:
@@ -267,11 +277,12 @@ def _process_table(run: Run) -> list[dict[str, Any]]:
 
 
 def _stop_all(run: Run) -> None:
-    for process in run.requesters + run.solvers + run.echo:
-        process.stop()
-    for name in ("broker", "gateway", "venue"):
-        if name in run.services:
-            run.services[name].stop()
+    stop_all(run.requesters + run.solvers + run.echo)
+    services = [run.services[name] for name in ("broker", "gateway", "venue") if name in run.services]
+    for service in services:
+        service.terminate()
+    for service in services:
+        service.stop()
 
 
 def _options_json(options: BenchOptions) -> dict[str, Any]:

@@ -4,16 +4,24 @@ is accepted (AJ), and takes the gateway's ExecutionAcknowledgement (BN) of each 
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import quickfix as fix
 
-from app.bench.environment import quote_prices
 from app.bench.fixload import LoadApplication, LoadSpec, new_message, set_field
 from transport.fix import tags as t
 
 QUOTE_SIZE = "1000000"
 EXEC_ACK_ACCEPTED = "1"
+
+
+def quote_prices(reference: str, solver_index: int) -> tuple[Decimal, Decimal]:
+    """A bench solver's bid and offer around the reference price: solver n quotes 10 + 5n bps wide."""
+    spread = Decimal(10 + 5 * solver_index) / Decimal(10_000)
+    price = Decimal(reference)
+    cent = Decimal("0.01")
+    return (price * (1 - spread)).quantize(cent), (price * (1 + spread)).quantize(cent)
 
 
 class SolverLoad(LoadApplication):
