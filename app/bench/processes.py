@@ -165,9 +165,10 @@ def collect(processes: list[LoadProcess], kind: str, timeout_s: float,
         if not ready:
             missing = [p.name for p in processes if id(p) not in results]
             raise BenchError(f"no {kind!r} from {missing} within {timeout_s} s")
-        for connection in ready:
-            process = by_connection[id(connection)]
-            message_kind, payload = connection.recv()  # type: ignore[union-attr]
+        for ready_end in ready:
+            process = by_connection[id(ready_end)]
+            assert process.connection is not None
+            message_kind, payload = process.connection.recv()
             if message_kind == "error":
                 raise BenchError(payload["text"])
             if message_kind == kind:

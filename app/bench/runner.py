@@ -109,9 +109,10 @@ def _measure(run: Run, out: TextIO) -> dict[str, Any]:
                              {"rate": rate / options.requesters, "duration_s": options.duration_s}, offered=rate))
         print(f"bench: {phases[-1].label}: {phases[-1].completed_per_s:.1f} RFQs/s", file=out, flush=True)
     echo = _echo(run) if options.echo else None
-    results = {"options": _options_json(options), "database": _database_label(run.world.database_url),
-               "phases": [phase.to_json() for phase in phases], "echo": echo, "memory": memory,
-               "processes": _process_table(run)}
+    results: dict[str, Any] = {
+        "options": _options_json(options), "database": _database_label(run.world.database_url),
+        "phases": [phase.to_json() for phase in phases], "echo": echo, "memory": memory,
+        "processes": _process_table(run)}
     results["gateway_to_echo_ratio"] = echo_ratio(results)
     return results
 
