@@ -19,8 +19,8 @@ from app.bench.processes import START_TIMEOUT_S, BenchError, LoadProcess, Servic
 from app.bench.procstat import FixLogCounter, ProcSample
 from app.bench.report import PhaseFigures, echo_ratio, phase_figures, render, write_json
 from app.settings import Settings
-from db.engine import upgrade_to_head
 from app.stack import free_port
+from db.engine import upgrade_to_head
 
 SETTLE_S = 1.0  # after the load processes log on, for the engine to take the logons in
 BROKER_LOGON_TIMEOUT_S = 60.0
