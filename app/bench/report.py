@@ -22,7 +22,9 @@ class PhaseFigures:
     duration_s: float
     window_s: float
     sent: int
-    completed: int
+    completed: int  # Filled within the window
+    # closed loop: Filled within the window per second (throughput); open loop: RFQs sent in the window
+    # that were Filled (also during the drain) per second of the window (goodput of the offered load)
     completed_per_s: float
     outcomes: dict[str, int]
     refused: int
@@ -60,7 +62,7 @@ def phase_figures(label: str, offered: float | None, duration_s: float, window_s
     rss = {name: sampled.rss_kb if sampled is not None else None for name, sampled in after.items()}
     return PhaseFigures(
         label=label, offered_per_s=offered, duration_s=duration_s, window_s=window_s, sent=sent,
-        completed=completed, completed_per_s=completed / duration_s, outcomes=dict(outcomes), refused=refused,
+        completed=completed, completed_per_s=(completed if offered is None else filled.total) / duration_s, outcomes=dict(outcomes), refused=refused,
         refused_share=refused / sent if sent else 0.0, unfinished=sum(r["unfinished"] for r in results),
         gateway_messages=gateway_messages, gateway_messages_per_s=gateway_messages / window_s,
         load_messages_per_s=load_messages / window_s, first_quote_ms=percentiles(first_quote),
@@ -94,13 +96,18 @@ def _phase_table(phases: list[dict[str, Any]]) -> list[str]:
 
 def _process_table(results: dict[str, Any]) -> list[str]:
     first = results["phases"][0] if results["phases"] else None
-    header = f"{'process':<16}{'pid':>8}{'CPU s':>9}{'CPU % (' + (first['label'] if first else '-') + ')':>26}{'peak RSS MB':>13}"
+    busy_label = f"CPU % ({first['label'] if first else '-'})"
+    header = f"{'process':<16}{'pid':>8}{'CPU s':>9}{busy_label:>24}{'own CPU s':>11}{'peak RSS MB':>13}"
     lines = [header, "-" * len(header)]
     for row in results["processes"]:
         cpu = "-" if row["cpu_s"] is None else f"{row['cpu_s']:.1f}"
         busy = _share(first["cpu_s"].get(row["process"]), first["window_s"]) if first else "-"
+        own = (row.get("self_reported") or {}).get("cpu_s")
+        own_text = "-" if own is None else f"{own:.1f}"
         rss = "-" if row["peak_rss_kb"] is None else f"{row['peak_rss_kb'] / 1024:.1f}"
-        lines.append(f"{row['process']:<16}{row['pid']:>8}{cpu:>9}{busy:>26}{rss:>13}")
+        lines.append(f"{row['process']:<16}{row['pid']:>8}{cpu:>9}{busy:>24}{own_text:>11}{rss:>13}")
+    lines.append("(CPU s and peak RSS from /proc over the whole run; own CPU s: what each load process measured "
+                 "of itself; CPU % is of one core)")
     return lines
 
 

@@ -25,6 +25,8 @@ from db.engine import upgrade_to_head
 SETTLE_S = 1.0  # after the load processes log on, for the engine to take the logons in
 BROKER_LOGON_TIMEOUT_S = 60.0
 RESULT_GRACE_S = 60.0  # beyond a phase's duration and drain, for the processes' reports
+QUIET_S = 1.0  # a phase starts once the gateway has logged no message for this long (the last one's backlog is done)
+QUIET_MAX_WAIT_S = 60.0
 
 
 @dataclass
@@ -183,6 +185,7 @@ def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict
            offered: float | None = None) -> PhaseFigures:
     """One timed phase: CPU and the gateway's messages are measured over exactly the window."""
     params = {**params, "drain_s": run.options.drain_s}
+    _quiesce(counter)
     before, messages_before, solvers_before = run.samples(), counter.poll(), _solver_stats(run)
     started = time.monotonic()
     for requester in run.requesters:
@@ -202,6 +205,7 @@ def _count_phase(run: Run, counter: FixLogCounter, memory: dict[str, Any]) -> Ph
     assert options.rfqs is not None
     share, extra = divmod(options.rfqs, options.requesters)
     budgets = [share + (1 if index < extra else 0) for index in range(options.requesters)]
+    _quiesce(counter)
     before, messages_before, solvers_before = run.samples(), counter.poll(), _solver_stats(run)
     started = time.monotonic()
     progressed: set[str] = set()
@@ -224,6 +228,20 @@ def _count_phase(run: Run, counter: FixLogCounter, memory: dict[str, Any]) -> Ph
     return phase_figures(f"count {options.rfqs} K={options.in_flight}", None, window_s, window_s, results, before,
                          after, messages_after - messages_before,
                          _load_messages(results, solvers_before, solvers_after))
+
+
+def _quiesce(counter: FixLogCounter) -> None:
+    """Waits until the gateway has been quiet for QUIET_S (at most QUIET_MAX_WAIT_S), so that a phase
+    is not measured while the gateway still works off what an overloaded earlier phase left queued."""
+    deadline = time.monotonic() + QUIET_MAX_WAIT_S
+    last, quiet_since = counter.poll(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now_total = counter.poll()
+        if now_total != last:
+            last, quiet_since = now_total, time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_S:
+            return
 
 
 def _rss(sampled: ProcSample | None) -> int | None:
