@@ -21,6 +21,9 @@ from app.stack import free_port
 SIMULATED_START = "2026-11-17T15:00:00+00:00"
 CASH = "1000000000000.00"  # nobody runs out of money or shares, however long the run
 SHARES = "1000000000"
+# The per-counterparty rate limit (1,000 messages/s by default) must not cap a run: a solver gets every
+# RFQ. queue_limit and max_open_rfqs stay as configured: they are overload answers the bench counts.
+BENCH_SESSION_LIMITS = {"messages_per_s": 100_000, "burst": 100_000}
 REQUESTER_PREFIX = "BREQ"
 SOLVER_PREFIX = "BSOL"
 
@@ -75,7 +78,7 @@ def child_environment(world: BenchWorld, settings: Settings) -> dict[str, str]:
     bench = world.requesters + world.solvers
     sessions = raw.get("sessions", []) + [
         {"comp_id": c.comp_id, "role": "requester" if c in world.requesters else "solver", "account": c.comp_id,
-         "username": c.comp_id, "password": c.password} for c in bench]
+         "username": c.comp_id, "password": c.password, "limits": BENCH_SESSION_LIMITS} for c in bench]
     accounts = raw.get("accounts", []) + [
         {"account": c.comp_id, "stocks_enabled": True, "jurisdiction": "US"} for c in bench]
     assets = ["USDC", *world.reference_prices]

@@ -149,11 +149,15 @@ def _memory_lines(results: dict[str, Any]) -> list[str]:
             f"{memory['gateway_rss_kb_at_100pct'] / 1024:.1f} MB at 100%"]
 
 
+def _count_mode(options: dict[str, Any]) -> str:
+    return f" (closed loop: {options['rfqs']} RFQs)" if options.get("rfqs") else ""
+
+
 def render(results: dict[str, Any]) -> str:
     options = results["options"]
     title = (f"RFQ gateway benchmark: {options['requesters']} requesters, {options['solvers']} solvers"
              f"{' + broker connector' if options['with_broker'] else ''}, K={options['in_flight']} in flight, "
-             f"{options['duration_s']:g} s per phase, {results['database']}")
+             f"{options['duration_s']:g} s per phase{_count_mode(options)}, {results['database']}")
     lines = ["", title, ""] + _phase_table(results["phases"]) + [""] + _process_table(results)
     lines += [""] + _echo_lines(results) + _memory_lines(results)
     return "\n".join(lines) + "\n"
