@@ -36,6 +36,9 @@ def add_bench_parser(commands) -> None:
                             "drops it at the end (default: a fresh SQLite file)")
     bench.add_argument("--with-broker", action="store_true",
                        help="also run the broker connector (it quotes every RFQ and executes at the venue)")
+    bench.add_argument("--accept-after-ms", type=float, default=0.0, metavar="MS",
+                       help="requesters accept the best quote shown this long after the first one (default 0: "
+                            "the first quote shown, the best at that moment)")
     bench.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     bench.add_argument("--warmup-s", type=float, default=2.0, metavar="S", help="closed-loop warm-up, not reported")
     bench.add_argument("--drain-s", type=float, default=10.0, metavar="S",
@@ -49,7 +52,7 @@ def run_bench_command(arguments: argparse.Namespace) -> int:
                            duration_s=arguments.duration_s, rates=arguments.rates, database_url=arguments.database_url,
                            with_broker=arguments.with_broker, json_path=arguments.json, rfqs=arguments.rfqs,
                            warmup_s=arguments.warmup_s, drain_s=arguments.drain_s, echo=not arguments.no_echo,
-                           keep_data=arguments.keep_data)
+                           keep_data=arguments.keep_data, accept_after_ms=arguments.accept_after_ms)
     try:
         return run_bench(options, sys.stdout)
     except (BenchError, ValueError) as error:

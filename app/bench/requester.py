@@ -1,10 +1,11 @@
 """A requester load process: one QuickFIX initiator session that opens RFQs (QuoteRequest R),
-accepts the first quote the gateway shows (the best at that moment) with a QuoteResponse (AJ) and
-waits for the Filled ExecutionReport. Closed loop (K RFQs in flight, each completion opens the
+accepts the first quote the gateway shows (the best at that moment; or, with accept_after_ms, the
+best shown that long after the first) with a QuoteResponse (AJ) and waits for the Filled ExecutionReport. Closed loop (K RFQs in flight, each completion opens the
 next), open loop (RFQs at a fixed rate, whatever the answers) or a fixed count. Latencies are taken
 here with the monotonic clock: R sent -> first Quote (S), R sent -> Filled (8, 150=F, 39=2)."""
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
@@ -27,7 +28,8 @@ POLL_S = 0.05
 @dataclass
 class Pending:
     sent_ns: int
-    quoted: bool = False
+    best: tuple[str, str] | None = None  # (QuoteID, Symbol) of the latest quote shown: the best
+    accepted: bool = False
 
 
 @dataclass
@@ -59,6 +61,12 @@ class RequesterLoad(LoadApplication):
         self._pending: dict[str, Pending] = {}
         self._phase: Phase | None = None
         self._control_send = control_send
+        # 0: accept the first quote shown; else wait this long for better ones, then accept the best shown.
+        self._accept_after_ns = int(options.get("accept_after_ms", 0) * 1_000_000)
+        self._due: list[tuple[int, str]] = []  # (when, QuoteReqID): acceptances waiting for their time
+        self._due_changed = threading.Condition(self._lock)
+        if self._accept_after_ns:
+            threading.Thread(target=self._accept_when_due, name="accept-timer", daemon=True).start()
 
     # -- sending ------------------------------------------------------------------------------------
     def send_request(self, intended_ns: int | None = None) -> None:
@@ -83,13 +91,30 @@ class RequesterLoad(LoadApplication):
         message.addGroup(entry)
         self.send(message)
 
-    def _accept(self, quote: fix.Message, req_id: str) -> None:
+    def _accept(self, req_id: str, quote_id: str, symbol: str) -> None:
         message = new_message("AJ")
         set_field(message, t.QUOTE_RESP_ID, ACCEPT_PREFIX + req_id)
-        set_field(message, t.QUOTE_ID, quote.getField(t.QUOTE_ID))
+        set_field(message, t.QUOTE_ID, quote_id)
         set_field(message, t.QUOTE_RESP_TYPE, "1")
-        set_field(message, t.SYMBOL, quote.getField(t.SYMBOL))
+        set_field(message, t.SYMBOL, symbol)
         self.send(message)
+
+    def _accept_when_due(self) -> None:
+        """With --accept-after-ms: accepts each RFQ's best quote shown so far when its time comes."""
+        while True:
+            with self._lock:
+                now = time.monotonic_ns()
+                while not self._due or self._due[0][0] > now:
+                    timeout = (self._due[0][0] - now) / 1e9 if self._due else None
+                    self._due_changed.wait(timeout)
+                    now = time.monotonic_ns()
+                _, req_id = heapq.heappop(self._due)
+                pending = self._pending.get(req_id)
+                if pending is None or pending.accepted or pending.best is None:
+                    continue
+                pending.accepted = True
+                quote_id, symbol = pending.best
+            self._accept(req_id, quote_id, symbol)
 
     # -- receiving ----------------------------------------------------------------------------------
     def on_message(self, msg_type: str, message: fix.Message) -> None:
@@ -107,15 +132,24 @@ class RequesterLoad(LoadApplication):
             self._end(message.getField(t.QUOTE_REQ_ID), "expired")
 
     def _on_quote(self, quote: fix.Message) -> None:
+        """Every quote the gateway shows is the RFQ's best at that moment."""
         req_id = quote.getField(t.QUOTE_REQ_ID)
         now = time.monotonic_ns()
+        best = (quote.getField(t.QUOTE_ID), quote.getField(t.SYMBOL))
         with self._lock:
             pending = self._pending.get(req_id)
-            if pending is None or pending.quoted or self._phase is None:
+            if pending is None or pending.accepted or self._phase is None:
                 return
-            pending.quoted = True
-            self._phase.first_quote.record_ns(now - pending.sent_ns)
-        self._accept(quote, req_id)
+            if pending.best is None:
+                self._phase.first_quote.record_ns(now - pending.sent_ns)
+                if self._accept_after_ns:
+                    heapq.heappush(self._due, (now + self._accept_after_ns, req_id))
+                    self._due_changed.notify()
+            pending.best = best
+            if self._accept_after_ns:
+                return
+            pending.accepted = True
+        self._accept(req_id, *best)
 
     def _on_execution(self, report: fix.Message) -> None:
         exec_type = report.getField(t.EXEC_TYPE)

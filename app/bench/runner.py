@@ -44,12 +44,15 @@ class BenchOptions:
     drain_s: float = 10.0
     echo: bool = True
     keep_data: bool = False
+    accept_after_ms: float = 0.0  # 0: requesters accept the first quote shown, else the best shown this long after
 
     def check(self) -> None:
         if self.requesters < 1 or self.in_flight < 1 or self.duration_s <= 0:
             raise ValueError("--requesters, --in-flight and --duration-s must be positive")
         if self.solvers < 0 or (self.solvers == 0 and not self.with_broker):
             raise ValueError("--solvers must be at least 1 (or 0 with --with-broker: the connector quotes alone)")
+        if self.accept_after_ms < 0:
+            raise ValueError("--accept-after-ms must not be negative")
         if any(rate <= 0 for rate in self.rates):
             raise ValueError("--rates must be positive RFQs/s")
 
@@ -163,7 +166,8 @@ def _start_broker(run: Run) -> None:
 def _define_load(run: Run) -> None:
     world = run.world
     folder = str(world.data_dir / "load")
-    common = {"reference_prices": world.reference_prices, "run_id": world.run}
+    common = {"reference_prices": world.reference_prices, "run_id": world.run,
+              "accept_after_ms": run.options.accept_after_ms}
     run.solvers = [LoadProcess(c.comp_id, LoadSpec("solver", c.comp_id, world.gateway_comp_id, world.gateway_port,
                                                    folder, c.password, options={**common, "index": index}))
                    for index, c in enumerate(world.solvers)]
@@ -307,4 +311,5 @@ def _stop_all(run: Run) -> None:
 def _options_json(options: BenchOptions) -> dict[str, Any]:
     return {"requesters": options.requesters, "solvers": options.solvers, "in_flight": options.in_flight,
             "duration_s": options.duration_s, "rates": options.rates, "with_broker": options.with_broker,
-            "rfqs": options.rfqs, "database": "postgresql" if options.database_url else "sqlite"}
+            "rfqs": options.rfqs, "accept_after_ms": options.accept_after_ms,
+            "database": "postgresql" if options.database_url else "sqlite"}

@@ -17,8 +17,10 @@ EXEC_ACK_ACCEPTED = "1"
 
 
 def quote_prices(reference: str, solver_index: int) -> tuple[Decimal, Decimal]:
-    """A bench solver's bid and offer around the reference price: solver n quotes 10 + 5n bps wide."""
-    spread = Decimal(10 + 5 * solver_index) / Decimal(10_000)
+    """A bench solver's bid and offer around the reference price: solver n (from 0) quotes 25 + 5n bps
+    away, wider than the broker connector's default margin (20 bps), so with --accept-after-ms the
+    connector wins the RFQs its quote reaches in time."""
+    spread = Decimal(25 + 5 * solver_index) / Decimal(10_000)
     price = Decimal(reference)
     cent = Decimal("0.01")
     return (price * (1 - spread)).quantize(cent), (price * (1 + spread)).quantize(cent)
