@@ -31,6 +31,7 @@ class PhaseFigures:
     refused_share: float
     unfinished: int
     gateway_messages: int  # lines in the gateway's QuickFIX message logs during the window (in + out)
+    gateway_messages_source: str  # the gateway's QuickFIX message log; without one, the bench sessions' counts
     gateway_messages_per_s: float
     load_messages_per_s: float  # what the bench's own sessions exchanged with the gateway
     first_quote_ms: dict[str, float | None]
@@ -64,7 +65,9 @@ def phase_figures(label: str, offered: float | None, duration_s: float, window_s
         label=label, offered_per_s=offered, duration_s=duration_s, window_s=window_s, sent=sent,
         completed=completed, completed_per_s=(completed if offered is None else filled.total) / duration_s, outcomes=dict(outcomes), refused=refused,
         refused_share=refused / sent if sent else 0.0, unfinished=sum(r["unfinished"] for r in results),
-        gateway_messages=gateway_messages, gateway_messages_per_s=gateway_messages / window_s,
+        gateway_messages=gateway_messages, gateway_messages_source="gateway message log" if gateway_messages else
+        "bench sessions (no gateway message log)",
+        gateway_messages_per_s=(gateway_messages or load_messages) / window_s,
         load_messages_per_s=load_messages / window_s, first_quote_ms=percentiles(first_quote),
         filled_ms=percentiles(filled), cpu_s=cpu, rss_kb=rss)
 

@@ -80,13 +80,17 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
     world = build_world(data_dir, options.requesters, options.solvers, options.database_url)
     run = Run(world, options)
     print(f"bench: data in {data_dir}; database {_database_label(world.database_url)}", file=out, flush=True)
+    succeeded = False
     try:
         results = _measure(run, out)
+        succeeded = True
     finally:
         _stop_all(run)
         drop_scratch_database(world)
-        if not options.keep_data:
+        if succeeded and not options.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
+        elif not succeeded:
+            print(f"bench: failed; the processes' logs are in {data_dir}", file=out, flush=True)
     out.write(render(results))
     out.flush()
     if options.json_path is not None:
@@ -100,7 +104,11 @@ def _measure(run: Run, out: TextIO) -> dict[str, Any]:
     counter = FixLogCounter(run.world.fix_log_dir())
     print(f"bench: {len(run.requesters)} requesters, {len(run.solvers)} solvers logged on; warming up",
           file=out, flush=True)
-    _phase(run, counter, "warm-up", "closed", {"in_flight": options.in_flight, "duration_s": options.warmup_s})
+    warm_up = _phase(run, counter, "warm-up", "closed", {"in_flight": options.in_flight,
+                                                         "duration_s": options.warmup_s})
+    if not warm_up.outcomes.get("filled"):
+        print(f"bench: warning: no RFQ was filled during the warm-up ({warm_up.outcomes or 'no answers'})",
+              file=out, flush=True)
     phases: list[PhaseFigures] = []
     memory: dict[str, Any] = {}
     if options.rfqs is not None:
