@@ -22,7 +22,8 @@ from transport.fix.writer import new_group
 
 ACCEPT_PREFIX = "A"  # QuoteRespID = "A" + QuoteReqID: the execution reports' ClOrdID leads back to the RFQ
 PROGRESS_FRACTION = 0.1  # count mode reports when this share of its RFQs has ended
-POLL_S = 0.05
+QUOTE_CANCEL_TYPE = 298
+CANCEL_FOR_QUOTE_REQUEST = "4"
 
 
 @dataclass
@@ -97,6 +98,13 @@ class RequesterLoad(LoadApplication):
         set_field(message, t.QUOTE_ID, quote_id)
         set_field(message, t.QUOTE_RESP_TYPE, "1")
         set_field(message, t.SYMBOL, symbol)
+        self.send(message)
+
+    def _cancel(self, req_id: str) -> None:
+        message = new_message("Z")
+        set_field(message, t.QUOTE_REQ_ID, req_id)
+        set_field(message, t.QUOTE_ID, req_id)
+        set_field(message, QUOTE_CANCEL_TYPE, CANCEL_FOR_QUOTE_REQUEST)
         self.send(message)
 
     def _accept_when_due(self) -> None:
@@ -233,7 +241,10 @@ class RequesterLoad(LoadApplication):
         with self._lock:
             self._phase = None
             unfinished = len(self._pending)
+            given_up = [req_id for req_id, pending in self._pending.items() if not pending.accepted]
             self._pending.clear()
+        for req_id in given_up:  # withdrawn, so that they neither linger at the gateway nor count as open
+            self._cancel(req_id)
         after = self.counters()
         return {"sent_rfqs": phase.sent, "outcomes": dict(phase.outcomes), "unfinished": unfinished,
                 "completed_in_window": phase.completed_in_window, "window_s": elapsed_s,
