@@ -22,10 +22,8 @@ class PhaseFigures:
     duration_s: float
     window_s: float
     sent: int
-    completed: int  # Filled within the window
-    # closed loop: Filled within the window per second (throughput); open loop: RFQs sent in the window
-    # that were Filled (also during the drain) per second of the window (goodput of the offered load)
-    completed_per_s: float
+    completed: int  # RFQs Filled within the window (outcomes["filled"] also counts those filled in the drain)
+    completed_per_s: float  # completed / duration: throughput (closed loop), goodput (open loop)
     outcomes: dict[str, int]
     refused: int
     refused_share: float
@@ -63,7 +61,7 @@ def phase_figures(label: str, offered: float | None, duration_s: float, window_s
     rss = {name: sampled.rss_kb if sampled is not None else None for name, sampled in after.items()}
     return PhaseFigures(
         label=label, offered_per_s=offered, duration_s=duration_s, window_s=window_s, sent=sent,
-        completed=completed, completed_per_s=(completed if offered is None else filled.total) / duration_s, outcomes=dict(outcomes), refused=refused,
+        completed=completed, completed_per_s=completed / duration_s, outcomes=dict(outcomes), refused=refused,
         refused_share=refused / sent if sent else 0.0, unfinished=sum(r["unfinished"] for r in results),
         gateway_messages=gateway_messages, gateway_messages_source="gateway message log" if gateway_messages else
         "bench sessions (no gateway message log)",
