@@ -51,6 +51,8 @@ class BenchOptions:
             raise ValueError("--requesters, --in-flight and --duration-s must be positive")
         if self.solvers < 0 or (self.solvers == 0 and not self.with_broker):
             raise ValueError("--solvers must be at least 1 (or 0 with --with-broker: the connector quotes alone)")
+        if self.rfqs is not None and self.rfqs < self.requesters:
+            raise ValueError("--rfqs must be at least one per requester")
         if self.accept_after_ms < 0:
             raise ValueError("--accept-after-ms must not be negative")
         if any(rate <= 0 for rate in self.rates):
