@@ -206,6 +206,8 @@ def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict
         requester.send(kind, params)
     time.sleep(params["duration_s"])
     window_s = time.monotonic() - started
+    for service in run.services.values():
+        service.check_alive()  # a crashed gateway ends the run with its log, not with a timeout
     after, messages_after, solvers_after = run.samples(), counter.poll(), _solver_stats(run)
     results = collect(run.requesters, "result", params["duration_s"] + run.options.drain_s + RESULT_GRACE_S)
     load_messages = _load_messages(results, solvers_before, solvers_after)
