@@ -1,7 +1,9 @@
-"""The entry point of every load process (started with multiprocessing's spawn: a fresh interpreter,
-its own QuickFIX engine and GIL)."""
+"""The entry point of every load process: `python -m app.bench.loadmain FD`, FD being its end of the
+control pipe (a socket pair). A fresh interpreter with its own QuickFIX engine and GIL, that imports
+only QuickFIX and the load code (not the gateway), so it starts fast and stays small."""
 from __future__ import annotations
 
+import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -38,3 +40,14 @@ def load_main(connection: Connection, spec: LoadSpec) -> None:
         return application.counters()
 
     serve_until_stopped(application, control, engine, run_command)
+
+
+def main(argv: list[str]) -> int:
+    connection = Connection(int(argv[0]))
+    spec = connection.recv()
+    load_main(connection, spec)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,27 +1,25 @@
 """The processes of a bench run, seen from the parent: the gateway, venue and broker connector as
-`rfq-gateway` commands (subprocesses with the bench's environment), and the load processes
-(multiprocessing, spawned), each with its pid for /proc sampling."""
+`rfq-gateway` commands, and the load processes, all subprocesses with the bench's environment,
+each with its pid for /proc sampling."""
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from app.bench.environment import BenchWorld
 from app.bench.fixload import LoadSpec
-from app.bench.loadmain import load_main
 from app.bench.procstat import ProcSample, sample
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
-SPAWN = multiprocessing.get_context("spawn")
 
 
 class BenchError(RuntimeError):
@@ -88,25 +86,32 @@ class ServiceProcess:
 
 @dataclass
 class LoadProcess:
-    """A spawned load process and the parent's end of its control pipe."""
+    """A load process (`python -m app.bench.loadmain FD`: a fresh interpreter with only QuickFIX and the
+    load code imported) and the parent's end of its control pipe, a socket pair inherited as FD."""
 
     name: str
     spec: LoadSpec
-    process: Any = None
+    environment: dict[str, str] | None = None
+    process: subprocess.Popen[bytes] | None = None
     connection: Connection | None = None
     last: dict[str, Any] = field(default_factory=dict)  # its last self-report (counters, CPU, peak RSS)
 
     def start(self) -> LoadProcess:
-        parent_end, child_end = SPAWN.Pipe()
-        self.process = SPAWN.Process(target=load_main, args=(child_end, self.spec), name=self.name, daemon=True)
-        self.process.start()
+        parent_end, child_end = Pipe()
+        self.process = subprocess.Popen([sys.executable, "-m", "app.bench.loadmain", str(child_end.fileno())],
+                                        env=self.environment, pass_fds=(child_end.fileno(),))
         child_end.close()
         self.connection = parent_end
+        parent_end.send(self.spec)
         return self
+
+    def is_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     @property
     def pid(self) -> int:
-        return int(self.process.pid)
+        assert self.process is not None
+        return self.process.pid
 
     def send(self, kind: str, payload: dict[str, Any] | None = None) -> None:
         assert self.connection is not None
@@ -120,7 +125,7 @@ class LoadProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self.connection.poll(remaining):
                 raise BenchError(f"{self.name}: no {wanted!r} within {timeout_s} s")
-            kind, payload = self.connection.recv()
+            kind, payload = _receive(self)
             if kind == "error":
                 raise BenchError(payload["text"])
             if kind == wanted:
@@ -138,7 +143,7 @@ class LoadProcess:
 def stop_all(processes: list[LoadProcess]) -> None:
     """Asks every live one to log out and stop, all at once (a QuickFIX logout takes a moment), then
     waits for each; one that does not stop in time is killed."""
-    live = [p for p in processes if p.process is not None and p.process.is_alive()]
+    live = [p for p in processes if p.is_alive()]
     for process in live:
         try:
             process.send("stop")
@@ -146,10 +151,22 @@ def stop_all(processes: list[LoadProcess]) -> None:
             pass
     deadline = time.monotonic() + STOP_TIMEOUT_S
     for process in live:
-        process.process.join(max(0.1, deadline - time.monotonic()))
-        if process.process.is_alive():
+        assert process.process is not None
+        try:
+            process.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             process.process.kill()
-            process.process.join(STOP_TIMEOUT_S)
+            process.process.wait(STOP_TIMEOUT_S)
+
+
+def _receive(process: LoadProcess) -> tuple[str, dict[str, Any]]:
+    assert process.connection is not None
+    try:
+        kind, payload = process.connection.recv()
+    except (EOFError, OSError):
+        code = process.process.poll() if process.process is not None else None
+        raise BenchError(f"{process.name} exited (code {code}); its error is above") from None
+    return kind, payload
 
 
 def collect(processes: list[LoadProcess], kind: str, timeout_s: float,
@@ -168,7 +185,7 @@ def collect(processes: list[LoadProcess], kind: str, timeout_s: float,
         for ready_end in ready:
             process = by_connection[id(ready_end)]
             assert process.connection is not None
-            message_kind, payload = process.connection.recv()
+            message_kind, payload = _receive(process)
             if message_kind == "error":
                 raise BenchError(payload["text"])
             if message_kind == kind:

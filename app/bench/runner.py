@@ -179,10 +179,12 @@ def _define_load(run: Run) -> None:
     common = {"reference_prices": world.reference_prices, "run_id": world.run,
               "accept_after_ms": run.options.accept_after_ms}
     run.solvers = [LoadProcess(c.comp_id, LoadSpec("solver", c.comp_id, world.gateway_comp_id, world.gateway_port,
-                                                   folder, c.password, options={**common, "index": index}))
+                                                   folder, c.password, options={**common, "index": index}),
+                               world.environment)
                    for index, c in enumerate(world.solvers)]
     run.requesters = [LoadProcess(c.comp_id, LoadSpec("requester", c.comp_id, world.gateway_comp_id,
-                                                      world.gateway_port, folder, c.password, options=common))
+                                                      world.gateway_port, folder, c.password, options=common),
+                                  world.environment)
                       for c in world.requesters]
     if run.options.echo:
         port = free_port()
@@ -190,9 +192,9 @@ def _define_load(run: Run) -> None:
         folder = str(world.data_dir / "echo")
         run.echo = [
             LoadProcess("echo-acceptor", LoadSpec("echo-acceptor", ECHO_ACCEPTOR_COMP_ID, ECHO_INITIATOR_COMP_ID,
-                                                  port, folder, store=store)),
+                                                  port, folder, store=store), world.environment),
             LoadProcess("echo-initiator", LoadSpec("echo-initiator", ECHO_INITIATOR_COMP_ID, ECHO_ACCEPTOR_COMP_ID,
-                                                   port, folder, store=store))]
+                                                   port, folder, store=store), world.environment)]
 
 
 def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict[str, Any],
