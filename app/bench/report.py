@@ -36,6 +36,8 @@ class PhaseFigures:
     filled_ms: dict[str, float | None]
     cpu_s: dict[str, float | None]  # per process, over the window
     rss_kb: dict[str, int | None]  # per process, at the end of the window
+    # False: the gateway was still working off an earlier phase's backlog when this one started
+    started_quiet: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +94,9 @@ def _phase_table(phases: list[dict[str, Any]]) -> list[str]:
                 for phase in phases if phase["refused"]]
     if refusals:
         lines.append("not completed, by answer: " + "; ".join(refusals))
+    busy = [phase["label"] for phase in phases if not phase.get("started_quiet", True)]
+    if busy:
+        lines.append(f"started while the gateway was still busy with the previous phase's backlog: {', '.join(busy)}")
     return lines
 
 

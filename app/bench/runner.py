@@ -201,7 +201,7 @@ def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict
            offered: float | None = None) -> PhaseFigures:
     """One timed phase: CPU and the gateway's messages are measured over exactly the window."""
     params = {**params, "drain_s": run.options.drain_s}
-    _quiesce(counter)
+    quiet = _quiesce(counter)
     before, messages_before, solvers_before = run.samples(), counter.poll(), _solver_stats(run)
     started = time.monotonic()
     for requester in run.requesters:
@@ -213,8 +213,10 @@ def _phase(run: Run, counter: FixLogCounter, label: str, kind: str, params: dict
     after, messages_after, solvers_after = run.samples(), counter.poll(), _solver_stats(run)
     results = collect(run.requesters, "result", params["duration_s"] + run.options.drain_s + RESULT_GRACE_S)
     load_messages = _load_messages(results, solvers_before, solvers_after)
-    return phase_figures(label, offered, params["duration_s"], window_s, results, before, after,
-                         messages_after - messages_before, load_messages)
+    figures = phase_figures(label, offered, params["duration_s"], window_s, results, before, after,
+                            messages_after - messages_before, load_messages)
+    figures.started_quiet = quiet
+    return figures
 
 
 def _count_phase(run: Run, counter: FixLogCounter, memory: dict[str, Any]) -> PhaseFigures:
@@ -248,9 +250,10 @@ def _count_phase(run: Run, counter: FixLogCounter, memory: dict[str, Any]) -> Ph
                          _load_messages(results, solvers_before, solvers_after))
 
 
-def _quiesce(counter: FixLogCounter) -> None:
+def _quiesce(counter: FixLogCounter) -> bool:
     """Waits until the gateway has been quiet for QUIET_S (at most QUIET_MAX_WAIT_S), so that a phase
-    is not measured while the gateway still works off what an overloaded earlier phase left queued."""
+    is not measured while the gateway still works off what an overloaded earlier phase left queued.
+    False when it was still busy at the end of the wait."""
     deadline = time.monotonic() + QUIET_MAX_WAIT_S
     last, quiet_since = counter.poll(), time.monotonic()
     while time.monotonic() < deadline:
@@ -259,7 +262,8 @@ def _quiesce(counter: FixLogCounter) -> None:
         if now_total != last:
             last, quiet_since = now_total, time.monotonic()
         elif time.monotonic() - quiet_since >= QUIET_S:
-            return
+            return True
+    return False
 
 
 def _rss(sampled: ProcSample | None) -> int | None:
