@@ -59,7 +59,8 @@ class FixLogCounter:
 
     def saw_logon(self, counterparty: str) -> bool:
         """Whether the engine's log shows a Logon from `counterparty` (SenderCompID 49)."""
+        sender = f"\x0149={counterparty}\x01".encode()
         for path in self._log_dir.glob(f"*-{counterparty}.messages.current.log"):
-            if f"\x0149={counterparty}\x01".encode() in path.read_bytes() and b"\x0135=A\x01" in path.read_bytes():
+            if any(b"\x0135=A\x01" in line and sender in line for line in path.read_bytes().splitlines()):
                 return True
         return False
