@@ -8,6 +8,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from app.bench.command import add_bench_parser, run_bench_command
 from app.broker_process import run_connector
 from app.console import ConsoleNotConfigured, attach_monitoring, run_console, start_stack_console
 from app.demo import run_demo
@@ -22,7 +23,7 @@ from ops.broker_cli import add_broker_parser, run_broker_command
 from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
 from runtime.logging import configure_logging
 
-QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "console")
+QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "console", "bench")
 CHILD_STOP_TIMEOUT_S = 10.0
 
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     database.add_argument("action", choices=["upgrade", "downgrade"])
     database.add_argument("revision", nargs="?", default=None,
                           help="target revision (default: head for upgrade, base for downgrade)")
+    add_bench_parser(commands)
     add_admin_parser(commands)
     add_broker_parser(commands)
     add_reconcile_parser(commands)
@@ -94,6 +96,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
             return run_demo(settings, sys.stdout, keep_console=arguments.keep_console)
         case "console":
             return run_console(settings, sys.stdout)
+        case "bench":
+            return run_bench_command(arguments)
         case "reconcile":
             return run_reconcile(arguments, settings)
         case "report":

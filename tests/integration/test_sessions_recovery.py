@@ -104,8 +104,8 @@ def test_sequence_numbers_survive_a_gateway_restart(tmp_path):
         withdrawn = back.wait_for(lambda m: m.msg_type == "AI" and m.get(t.QUOTE_REQ_ID) == "before")
         assert "no quote" in (withdrawn.get(t.TEXT) or "").lower() or withdrawn[t.QUOTE_STATUS] in ("5", "6", "17")
         quote_request(back, "after")
-        second.settle()
-        assert second.stack.engine.book.rfq_by_client_id("REQ1", "after") is not None
+        wait_until(lambda: second.stack.engine.book.rfq_by_client_id("REQ1", "after") is not None,
+                   timeout_s=30, what="the RFQ sent after the restart")
     finally:
         second.close()
 
@@ -162,7 +162,7 @@ def test_a_gateway_killed_with_messages_in_flight_processes_each_exactly_once(tm
         process.wait(10)
         process = _serve(tmp_path, gateway_port, venue_port)
         _wait_listening(gateway_port, process)
-        wait_until(lambda: all(key in _answers(client) for key in unknown), timeout_s=60,
+        wait_until(lambda: all(key in _answers(client) for key in unknown), timeout_s=120,
                    what="an answer to every refused QuoteRequest")
         answers = _answers(client)
         for key in unknown:
