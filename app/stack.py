@@ -145,7 +145,8 @@ class Stack:
         logon_check = self.credentials if gateway.require_logon_password else None
         intake = IntakeGuard(self._intake_limits)
         self.application = GatewayApplication(worker, engine.policy, logon_check, intake=intake, reply=sender,
-                                              gateway_comp_id=gateway.comp_id)
+                                              gateway_comp_id=gateway.comp_id,
+                                              admission_backlog=gateway.admission_backlog)
         screen = LogonScreen(self._screen_config(spec.port), self._screen_ports())
         quickfix = FixEngine(spec, self.application)
         self.application.sequence_epoch = quickfix.store_created_at

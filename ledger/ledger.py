@@ -15,9 +15,10 @@ from decimal import Decimal, localcontext
 from typing import NamedTuple
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
@@ -406,21 +407,37 @@ class Ledger:
             ).returning(table_of(JournalEntry).c.id)
         ).scalar_one()
         lines = []
+        balances: dict[int, tuple[LedgerAccount, Decimal, Decimal]] = {}
         with localcontext(EXACT_CONTEXT):
             for posting in postings:
                 account = posting.account
                 lines.append({"entry_id": entry_id, "account_id": account.id, "asset": account.asset,
                               "bucket": posting.bucket, "amount": posting.amount})
+                _, available, locked = balances.get(account.id, (account, account.available, account.locked))
                 if posting.bucket == AVAILABLE:
-                    account.available = account.available + posting.amount
+                    available += posting.amount
                 else:
-                    account.locked = account.locked + posting.amount
-        for posting in postings:
-            assert posting.account.locked >= 0, f"account {posting.account.id} locked went negative"
+                    locked += posting.amount
+                balances[account.id] = (account, available, locked)
+        for account, _, locked in balances.values():
+            assert locked >= 0, f"account {account.id} locked went negative"
         self._session.execute(insert(table_of(JournalLine)), lines)
-        self._session.flush()
+        self._write_balances(balances.values())
         log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
         return _Entry(entry_id)
+
+    def _write_balances(self, balances: Iterable[tuple[LedgerAccount, Decimal, Decimal]]) -> None:
+        """One UPDATE per account, and the ORM row told the new values as committed ones (it is
+        row-locked by this transaction; after a SAVEPOINT rollback `forget_locks` reloads it)."""
+        rows = [{"account_id": account.id, "new_available": available, "new_locked": locked}
+                for account, available, locked in balances]
+        table = table_of(LedgerAccount)
+        self._session.execute(
+            update(table).where(table.c.id == bindparam("account_id"))
+            .values(available=bindparam("new_available"), locked=bindparam("new_locked")), rows)
+        for account, available, locked in balances:
+            set_committed_value(account, "available", available)
+            set_committed_value(account, "locked", locked)
 
     def _view(self, hold: Hold) -> HoldView:
         owner = self._session.get(LedgerAccount, hold.account_id)
