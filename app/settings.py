@@ -116,7 +116,7 @@ class GatewaySection(StrictModel):
     settlement_timeout_s: float = 300.0  # an accepted RFQ with no execution report by then is failed, holds voided
     # Admission control: with more messages than this waiting for the engine, new RFQs are refused at
     # once (AG 658=99 "throttled") so the RFQs already admitted finish on time.
-    admission_backlog: int = Field(default=256, ge=1, le=100_000)
+    admission_backlog: int = Field(default=64, ge=1, le=100_000)
     submission_window_s: float = 60.0
     acceptance_window_s: float = 120.0
 

@@ -6,17 +6,18 @@ leaves memory and database in agreement.
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName
+from gateway.domain.deadlines import DeadlineQueue
 from gateway.domain.ledger_intents import LedgerIntent
 from gateway.domain.outbound import Outbound
 from gateway.domain.quotes import Quote, QuoteStatus, best_quote
-from gateway.domain.rfq import Rfq, RfqState
+from gateway.domain.rfq import TERMINAL_STATES, Rfq, RfqState
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,13 @@ class RfqBook:
         self._client_ids: dict[tuple[SessionName, str], RfqId] = {}
         self._presented: dict[RfqId, QuoteId | None] = {}  # best quote last shown to the requester
         self._open_by_requester: Counter[SessionName] = Counter()  # RFQs not yet terminal, per requester
+        self._by_state: dict[RfqState, dict[RfqId, Rfq]] = {}  # open RFQs only: timers read a state, not all
+        self._terminal: deque[RfqId] = deque()  # in the order they ended: the oldest leave memory first
+        # The timers' queues (gateway/engine_timers.py): quoting deadlines, acceptances waiting for a
+        # fill report (by acceptance time), and shown quotes by ValidUntilTime.
+        self.quoting_deadlines: DeadlineQueue[RfqId] = DeadlineQueue()
+        self.accepted_at: DeadlineQueue[RfqId] = DeadlineQueue()
+        self.shown_until: DeadlineQueue[RfqId] = DeadlineQueue()
         self._next_rfq_id = next_rfq_id
         self._next_quote_sequence = next_quote_sequence
         self.logged_on: set[SessionName] = set()
@@ -129,10 +137,12 @@ class RfqBook:
         return self._presented.get(rfq_id)
 
     def open_rfqs(self) -> list[Rfq]:
-        return [rfq for rfq in self._rfqs.values() if not rfq.is_terminal]
+        return [rfq for by_id in self._by_state.values() for rfq in by_id.values()]
 
     def rfqs_in(self, state: RfqState) -> list[Rfq]:
-        return [rfq for rfq in self._rfqs.values() if rfq.state is state]
+        if state in TERMINAL_STATES:
+            return [rfq for rfq in self._rfqs.values() if rfq.state is state]
+        return list(self._by_state.get(state, {}).values())
 
     def all_rfqs(self) -> list[Rfq]:
         return sorted(self._rfqs.values(), key=lambda rfq: rfq.rfq_id)
@@ -149,22 +159,45 @@ class RfqBook:
             self._rfqs[rfq.rfq_id] = rfq
             self._client_ids[(rfq.requester, rfq.client_req_id)] = rfq.rfq_id
             self._quotes.setdefault(rfq.rfq_id, {})
+            self._index(previous, rfq)
         for quote in changes.quotes:
             assert quote.rfq_id in self._rfqs, "a quote belongs to a known RFQ"
             self._quotes[quote.rfq_id][quote.quote_id] = quote
             self._quote_index[quote.quote_id] = quote.rfq_id
         self._presented.update(changes.presented)
+        for rfq_id, quote_id in changes.presented.items():
+            shown = self.quote(quote_id) if quote_id is not None else None
+            if shown is not None and shown.valid_until is not None:
+                self.shown_until.push(shown.valid_until, rfq_id)
         for solver, disabled in changes.disabled_solvers.items():
             if disabled:
                 self.disabled_solvers.add(solver)
             else:
                 self.disabled_solvers.discard(solver)
 
+    def _index(self, previous: Rfq | None, rfq: Rfq) -> None:
+        """Keep the per-state index, the order of endings and the timers' queues (O(1) per change)."""
+        if previous is not None and previous.state is not rfq.state:
+            self._by_state.get(previous.state, {}).pop(rfq.rfq_id, None)
+        if rfq.is_terminal:
+            if previous is None or not previous.is_terminal:
+                self._terminal.append(rfq.rfq_id)
+            return
+        self._by_state.setdefault(rfq.state, {})[rfq.rfq_id] = rfq
+        before = previous if previous is not None and previous.state is rfq.state else None
+        if rfq.state is RfqState.QUOTING and (before is None or before.quoting_deadline != rfq.quoting_deadline):
+            self.quoting_deadlines.push(rfq.quoting_deadline, rfq.rfq_id)
+        elif rfq.state is RfqState.ACCEPTED_BINDING and (before is None or before.updated_at != rfq.updated_at):
+            self.accepted_at.push(rfq.updated_at or rfq.created_at, rfq.rfq_id)
+
     def forget_terminal(self, keep_last: int) -> None:
-        """Bound memory: terminal RFQs live on in SQL; keep only the most recent in memory."""
-        terminal = [rfq_id for rfq_id, rfq in self._rfqs.items() if rfq.is_terminal]
-        for rfq_id in sorted(terminal)[:-keep_last] if keep_last else terminal:
-            rfq = self._rfqs.pop(rfq_id)
+        """Bound memory: terminal RFQs live on in SQL; keep only the most recent in memory (O(1)
+        per RFQ forgotten: the oldest endings leave first)."""
+        while len(self._terminal) > keep_last:
+            rfq_id = self._terminal.popleft()
+            rfq = self._rfqs.pop(rfq_id, None)
+            if rfq is None:
+                continue
             self._client_ids.pop((rfq.requester, rfq.client_req_id), None)
             for quote_id in self._quotes.pop(rfq_id, {}):
                 self._quote_index.pop(quote_id, None)

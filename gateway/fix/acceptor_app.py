@@ -76,7 +76,7 @@ DROP_COPY_READ_ONLY_TEXT = "drop-copy session is read-only: application messages
 
 # New RFQs are refused beyond this many queued commands: at ~1,000 commands/s a new RFQ waits
 # at most a few hundred ms behind the queue instead of seconds (no congestion collapse).
-DEFAULT_ADMISSION_BACKLOG = 256
+DEFAULT_ADMISSION_BACKLOG = 64
 THROTTLE_LOG_INTERVAL_S = 1.0  # one warning a second per throttled session, not one per message
 
 

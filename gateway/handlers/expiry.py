@@ -17,14 +17,24 @@ EXPIRIES_PER_TICK = 500  # bound the work one tick does; the next tick takes the
 
 
 def due_for_expiry(book: RfqBook, now: datetime) -> list[Rfq]:
-    due = [rfq for rfq in book.rfqs_in(RfqState.QUOTING) if now >= rfq.quoting_deadline]
-    return sorted(due, key=lambda rfq: rfq.quoting_deadline)[:EXPIRIES_PER_TICK]
+    """RFQs still quoting at their deadline, earliest first (popped from the book's deadline queue;
+    an entry of an RFQ that moved on is stale and dropped)."""
+    due = []
+    for deadline, rfq_id in book.quoting_deadlines.pop_due(now, EXPIRIES_PER_TICK):
+        rfq = book.rfq(rfq_id)
+        if rfq is not None and rfq.state is RfqState.QUOTING and rfq.quoting_deadline == deadline:
+            due.append(rfq)
+    return due
 
 
 def due_for_settlement_timeout(book: RfqBook, now: datetime, timeout: timedelta) -> list[Rfq]:
     """Accepted RFQs whose solver has been silent too long (the hold's expiry)."""
-    due = [rfq for rfq in book.rfqs_in(RfqState.ACCEPTED_BINDING) if now >= (rfq.updated_at or now) + timeout]
-    return due[:EXPIRIES_PER_TICK]
+    due = []
+    for accepted_at, rfq_id in book.accepted_at.pop_due(now - timeout, EXPIRIES_PER_TICK):
+        rfq = book.rfq(rfq_id)
+        if rfq is not None and rfq.state is RfqState.ACCEPTED_BINDING and (rfq.updated_at or rfq.created_at) == accepted_at:
+            due.append(rfq)
+    return due
 
 
 def expire(rfq: Rfq, book: RfqBook, now: datetime) -> Changeset:

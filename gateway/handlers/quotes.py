@@ -111,11 +111,17 @@ def withdraw_solver(solver: SessionName, book: RfqBook, now: datetime, reason: s
     return changes
 
 
+REFRESHES_PER_TICK = 500  # bound one tick's work; the next tick takes the rest
+
+
 def refresh_presented(book: RfqBook, now: datetime) -> Changeset:
     """A shown quote that passed its ValidUntilTime is replaced by the next best, or withdrawn."""
     changes = Changeset()
-    for rfq in book.rfqs_in(RfqState.QUOTING):
-        shown = book.presented(rfq.rfq_id)
+    for _, rfq_id in book.shown_until.pop_due(now, REFRESHES_PER_TICK):
+        rfq = book.rfq(rfq_id)
+        if rfq is None or rfq.state is not RfqState.QUOTING:
+            continue
+        shown = book.presented(rfq_id)
         quote = book.quote(shown) if shown is not None else None
         if quote is not None and not quote.is_valid_at(now):
             present_best_if_changed(rfq, book, changes, now)
