@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
@@ -185,7 +186,7 @@ class MarginMonitor:
         with self._engine.uow() as uow:
             open_rows = [row.id for row in active_liquidations(_session_of(uow)).values() if row.status == "open"]
         for liquidation_id in open_rows:
-            self._engine.commit(lambda uow, liquidation_id=liquidation_id: self._follow(uow, liquidation_id, now))
+            self._engine.commit(partial(self._follow, liquidation_id=liquidation_id, now=now))
 
     def _follow(self, uow: GatewayUnitOfWork, liquidation_id: int, now: datetime) -> Changeset:
         row = _session_of(uow).get(LiquidationRow, liquidation_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 
 import structlog
 from sqlalchemy import select
@@ -41,8 +41,7 @@ CASH_LIKE = frozenset({CASH_ASSET, USDC_LEND, USDC_BORROW})
 
 
 def _floor_cents(value: Decimal) -> Decimal:
-    with localcontext(EXACT_CONTEXT) as context:
-        context.traps = []
+    with localcontext(Context(prec=80, rounding=ROUND_FLOOR)):
         return max(ZERO, value).quantize(CENT, rounding=ROUND_FLOOR)
 
 
