@@ -17,8 +17,8 @@ from core.events import DomainEvent
 from core.types import RfqId, SessionName
 from gateway.access.operator import OperatorCommand
 from gateway.domain.book import Changeset, RfqBook, SettledFill
-from gateway.domain.ledger_intents import BalanceReader
 from gateway.domain.outbound import Outbound
+from gateway.domain.ledger_intents import BalanceReader
 from gateway.domain.progress import SessionProgress
 from gateway.domain.rfq import Rfq
 

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.events import DomainEvent
 from core.types import QuoteId, RfqId, SessionName, Side
-from gateway import outbox_codec
 from gateway.access.operator import OperatorCommand, OperatorQueue
-from gateway.domain import outbound as out
 from gateway.domain.book import Changeset, RfqBook, SettledFill
 from gateway.domain.progress import SessionProgress
 from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
+from gateway import outbox_codec
+from gateway.domain import outbound as out
 from gateway.models import FillRow, FixOutboxRow, FixOutboxStateRow, QuoteRow, RfqRow, SessionProgressRow
 from ledger.ledger import Ledger
 from ledger.uow import SqlUnitOfWork
