@@ -298,7 +298,10 @@ def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal,
             PostHold(requester_hold, amounts.requester_amount, quote.solver_account), rfq.requester_account,
             margin.marks(), margin.parameters, DomainRejection(
                 RejectReason.INSUFFICIENT_FUNDS, "the buyer's collateral no longer covers the borrow at MMF"))
-    intents: list[LedgerIntent] = [requester_post, PostHold(solver_hold, from_hold, rfq.requester_account)]
+    solver_post = PostHold(solver_hold, from_hold, rfq.requester_account)
+    # A margin buy borrows against the shares it bought: they reach the buyer before its cash leg settles.
+    intents: list[LedgerIntent] = ([solver_post, requester_post] if isinstance(requester_post, PostHoldWithMargin)
+                                   else [requester_post, solver_post])
     if amounts.solver_amount > from_hold:
         # A selling requester's price improvement can exceed the solver's cash hold
         # (locked at the quoted bid); the solver pays the difference from available.
