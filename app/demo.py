@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 
 from app.demo_clients import ScriptedRequester, ScriptedSolver
+from app.demo_margin import margin_scenario
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import Clock, OffsetClock, SystemClock
@@ -186,12 +187,17 @@ def run_demo(base: Settings, out) -> int:
             solvers.append(ScriptedSolver(client, nbbo, spreads, default, now=stack.clock.now))
         requester_client = connect(stack, "REQ1")
         clients.append(requester_client)
+        margin_client = connect(stack, "REQ3") if stack.margin is not None else None
+        if margin_client is not None:
+            clients.append(margin_client)
         assert stack.broker is not None, "the demo runs the broker connector"
         stack.broker.worker.wait_idle()
         _wait_broker_logged_on(stack)
         for solver in solvers:
             solver.start()
         run_scenarios(ScriptedRequester(requester_client), out)
+        if margin_client is not None:
+            margin_scenario(stack, ScriptedRequester(margin_client), out)
         stack.worker.wait_idle()
         print("\nRFQ lifecycle (NBBO at fill, quoted price, venue fill and settle price side by side):", file=out)
         print("\n".join(lifecycle_table(stack)), file=out)

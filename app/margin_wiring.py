@@ -3,6 +3,7 @@ the margin terms of the gateway's policy, the margin monitor on the engine's tic
 funds from [margin], and the hourly proof-of-reserves job."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from ops.reserves import publish
 
 log = structlog.get_logger(__name__)
 
+MARK_REFRESH_S = 0.25  # how often the engine's tick re-reads prices for the marks
 PriceLookup = Callable[[str], tuple[Decimal, Decimal] | None]
 
 
@@ -66,6 +68,7 @@ class MarginWiring:
         self.marks = StackMarks(settings, clock, trading, reference)
         self.terms = MarginTerms(self.parameters, self.marks.marks, covers_factory(self.marks.marks, self.parameters))
         self.monitor: MarginMonitor | None = None
+        self._next_refresh = 0.0  # monotonic: pacing of price reads, not business time
 
     def attach(self, engine: RfqEngine) -> MarginMonitor:
         margin = self.settings.margin
@@ -77,8 +80,14 @@ class MarginWiring:
         return self.monitor
 
     def tick(self) -> None:
-        if self.monitor is not None:
-            self.monitor.tick()
+        """On the engine's tick: re-read the prices now and then (a changed mark makes the monitor
+        check at once), then let the monitor run if a check is due."""
+        if self.monitor is None:
+            return
+        if time.monotonic() >= self._next_refresh:
+            self._next_refresh = time.monotonic() + MARK_REFRESH_S
+            self.marks.refresh()
+        self.monitor.tick()
 
 
 def seed_margin_funds(ledger: Ledger, settings: Settings) -> None:
