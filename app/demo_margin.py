@@ -54,7 +54,7 @@ def margin_scenario(stack: Stack, requester: ScriptedRequester, out) -> None:
           f"(shortfall {liquidation.shortfall:.2f} USDC + buffer), bound {liquidation.limit_price} "
           f"(mark {liquidation.mark:.3f} - 2 %), RFQ {liquidation.rfq_id}: {liquidation.status}", file=out)
     try:
-        fill = requester.client.wait_for(lambda m: m.msg_type == "8" and m.get(t.CL_ORD_ID, "").startswith("LIQ-")
+        fill = requester.client.wait_for(lambda m: m.msg_type == "8" and (m.get(t.CL_ORD_ID) or "").startswith("LIQ-")
                                          and m.get(t.EXEC_TYPE) == "F", timeout_s=5)
         print(f"  {MARGIN_ACCOUNT}'s session got ExecutionReport ClOrdID={fill[t.CL_ORD_ID]}: sold "
               f"{fill.get(t.LAST_QTY)} @ {fill.get(t.LAST_PX)} (LIQ- marks a liquidation)", file=out)

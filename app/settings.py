@@ -146,6 +146,7 @@ class BrokerSection(StrictModel):
     order_poll_interval_s: float = 5.0  # OrderStatusRequest for a working order with no news
     order_timeout_s: float = 30.0  # OrderCancelRequest for an order still working
     withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
+    borrow_capacity_usdc: Decimal = Field(default=Decimal(0), ge=0)  # USDC it may owe beyond its balance when quoting
 
 
 class SessionSection(StrictModel):

@@ -141,7 +141,8 @@ class Stack:
             self.margin.attach(engine)
         worker = CommandWorker("rfq-engine", engine.handle, on_tick=self._engine_tick,
                                handle_batch=engine.handle_batch)
-        self.reserves_job = Periodic("proof-of-reserves", self.settings.reserves.interval_s, self.publish_reserves)
+        self.reserves_job = Periodic("proof-of-reserves", self.settings.reserves.interval_s,
+                                     lambda: None if self.publish_reserves() else None)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
         fix_settings = self.settings.fix
         spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
