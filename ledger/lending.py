@@ -56,9 +56,10 @@ def snapshot_of(ledger: Ledger, account: str) -> AccountSnapshot:
 
 def accounts_with_borrow(ledger: Ledger) -> list[str]:
     """Accounts owing USDC to the lending pool: the only ones that can fall below MMF."""
-    statement = (select(LedgerAccount.owner).where(LedgerAccount.asset == USDC_BORROW, LedgerAccount.available > 0)
-                 .order_by(LedgerAccount.owner))
-    return [owner for owner in ledger.session.scalars(statement) if owner not in HOUSE_OWNERS]
+    # Filtered here, not in SQL: SQLite keeps amounts as text, which compares above any number.
+    rows = ledger.session.scalars(select(LedgerAccount).where(LedgerAccount.asset == USDC_BORROW)
+                                  .order_by(LedgerAccount.owner)).all()
+    return [row.owner for row in rows if row.available > 0 and row.owner not in HOUSE_OWNERS]
 
 
 def lend_usdc(ledger: Ledger, account: str, amount: Decimal, idempotency_key: str) -> None:
