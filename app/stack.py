@@ -12,10 +12,10 @@ import quickfix as fix
 import structlog
 
 from app.broker_process import build_connector, price_feeds
-from app.venue_process import build_venue, market_of, price_board
 from app.margin_wiring import MarginWiring, publish_reserves, seed_margin_funds
 from app.reference_data import seed_reference_data
 from app.settings import Settings
+from app.venue_process import build_venue, market_of, price_board
 from broker.connector import BrokerConnector
 from broker.feeds import FeedPoller, ReferencePrices
 from core.clock import Clock, SystemClock
