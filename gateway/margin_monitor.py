@@ -145,7 +145,7 @@ class MarginMonitor:
                 rfq_id=changes.rfqs[0].rfq_id, occurred_at=now, liquidation_id=row.id, account=account,
                 symbol=order.symbol, quantity=order.quantity, mark=order.mark, limit_price=order.limit_price,
                 shortfall=order.shortfall, attempt=row.attempts))
-            log.warning("collateral_conversion_opened", account=account, symbol=order.symbol,
+            log.info("collateral_conversion_opened", account=account, symbol=order.symbol,
                         quantity=str(order.quantity), limit=str(order.limit_price), attempt=row.attempts)
             return changes
 
