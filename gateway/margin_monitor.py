@@ -86,6 +86,10 @@ class MarginMonitor:
         self._settings = settings
         self._next_check: datetime | None = None
         self._marks_changed = False
+        # Whether the last check found anything to watch (a borrower or a live liquidation): when it
+        # did not, a mark change waits for the next periodic check (at most one period away), which
+        # keeps a busy engine from re-reading the ledger on every tick of a moving market.
+        self._watching = True
 
     def mark_changed(self, symbol: str = "") -> None:
         """A listener for mark changes: the next tick re-checks every account at once."""
@@ -94,7 +98,8 @@ class MarginMonitor:
     def tick(self) -> None:
         """Called on the engine's thread after its timers; cheap unless a check is due."""
         now = self._engine.now()
-        if not self._marks_changed and self._next_check is not None and now < self._next_check:
+        due = self._next_check is None or now >= self._next_check
+        if not due and not (self._marks_changed and self._watching):
             return
         self._marks_changed = False
         self._next_check = now + self._settings.interval
@@ -113,6 +118,7 @@ class MarginMonitor:
             margins = [assess(snapshot_of(ledger, account), marks, self._parameters)
                        for account in accounts_with_borrow(ledger)]
             active = {account: _from_row(row) for account, row in active_liquidations(ledger.session).items()}
+        self._watching = bool(margins or active)
         for margin in margins:
             found = active.get(margin.account)
             if found is not None and not margin.below_maintenance and found.status is not LiquidationStatus.OPEN:
