@@ -18,6 +18,8 @@ from ledger.errors import HoldNotFound, InsufficientFunds
 from ledger.ledger import Ledger
 from ledger.lending import repay_borrow, settle_post_trade, snapshot_of
 from ledger.margin import AccountSnapshot, MarginParameters, after_buy, assess
+from ledger.models import OutboxRow
+from ledger.uow import encode_payload
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +66,17 @@ def execute_margin_intent(ledger_port: object, intent: LockWithMargin | PostHold
         case PostHoldWithMargin():
             _post_with_margin(ledger, intent)
         case RepayBorrow():
-            repay_borrow(ledger, intent.account, None, intent.idempotency_key)
+            repaid = repay_borrow(ledger, intent.account, None, intent.idempotency_key)
+            if repaid > 0:
+                _event(ledger, "BorrowRepaid", intent.idempotency_key, {"account": intent.account,
+                                                                        "repaid_usdc": repaid})
+
+
+def _event(ledger: Ledger, event_type: str, reference: str, payload: dict[str, object]) -> None:
+    """Post-trade equity in the outbox, in the settlement's transaction (rfq id from the key)."""
+    digits = "".join(character if character.isdigit() else " " for character in reference).split()
+    ledger.session.add(OutboxRow(rfq_id=int(digits[0]) if digits else None, event_type=event_type,
+                                 payload=encode_payload(payload), occurred_at=ledger.now(), published_at=None))
 
 
 def _lock_with_margin(ledger: Ledger, intent: LockWithMargin) -> None:
@@ -108,6 +120,10 @@ def _post_with_margin(ledger: Ledger, intent: PostHoldWithMargin) -> None:
                         f"exchange pays the margin part of {post.hold_id}")
     except InsufficientFunds:
         raise intent.if_insufficient from None
+    _event(ledger, "EquitySettled", post.hold_id, {
+        "account": intent.account, "unsettled_equity": -rest, "drained_usdc": settled.equity.drained_usdc,
+        "redeemed_usdc": settled.redeemed_usdc, "borrowed_usdc": settled.equity.borrowed_usdc,
+        "borrow_limit": settled.equity.borrow_limit, "steps": [step.name for step in settled.equity.steps]})
     log.info("margin_buy_settled", account=intent.account, from_hold=str(from_hold),
              drained=str(settled.equity.drained_usdc), redeemed=str(settled.redeemed_usdc),
              borrowed=str(settled.equity.borrowed_usdc))

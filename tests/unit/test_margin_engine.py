@@ -79,7 +79,9 @@ class MarginHarness:
 
     def events(self, kind):
         with self.uow() as uow:
-            return [row for row in uow.session.scalars(select(OutboxRow).where(OutboxRow.event_type == kind))]
+            rows = list(uow.session.scalars(select(OutboxRow).where(OutboxRow.event_type == kind)))
+            uow.session.expunge_all()
+            return rows
 
     def liquidations(self):
         with self.uow() as uow:
@@ -103,6 +105,8 @@ def test_a_buy_beyond_cash_borrows_at_settlement_within_mmf(harness):
     assert harness.balance(EXCHANGE_OWNER, "USDC").available == 0
     assert harness.balance(LENDING_POOL_OWNER, "USDC").available == Decimal(997000)
     assert harness.margin().meets(Decimal("0.2"))
+    [settled] = harness.events("EquitySettled")  # every step visible in events, in the same transaction
+    assert settled.rfq_id == 1 and '"borrowed_usdc":"3000.00"' in settled.payload
     assert harness.invariants() == []
 
 
@@ -151,6 +155,7 @@ def test_a_price_fall_opens_a_collateral_conversion_that_repays_the_borrow(harne
     harness.monitor.tick()
     assert harness.liquidations()[0][0] == "filled"
     assert len(harness.events("CollateralConversionOpened")) == 1 and len(harness.events("LiquidationFilled")) == 1
+    assert len(harness.events("BorrowRepaid")) == 1
     assert harness.invariants() == []
 
 
