@@ -99,6 +99,8 @@ def repay_borrow(ledger: Ledger, account: str, up_to: Decimal | None, idempotenc
     recorded = ledger.recorded_entry(f"{idempotency_key}:repay_usdc")
     if recorded is not None:
         return max(line.amount for line in recorded.lines)
+    if ledger.balance(account, USDC_BORROW).available <= 0:
+        return ZERO  # nothing borrowed (read without creating the account); checked again under the lock
     balances = ledger.lock_balances([(account, CASH_ASSET), (account, USDC_BORROW)])
     limit = balances[(account, USDC_BORROW)].available if up_to is None else up_to
     amount = _floor_cents(min(limit, balances[(account, CASH_ASSET)].available,
