@@ -9,7 +9,9 @@ Rules (README "Collateral and margin"):
   * A symbol with neither: no mark; its shares count as zero collateral.
 
 `MarkBook` keeps the latest of each and tells listeners when a symbol's mark changes, so the
-margin monitor can re-check accounts on every mark change as well as on its timer.
+margin monitor can re-check accounts on every mark change as well as on its timer. The last NBBO
+mid seen in a session becomes the close once the session is over (until then the configured
+reference price is the close).
 """
 from __future__ import annotations
 
@@ -73,6 +75,7 @@ class MarkBook:
         self._in_session = in_session
         self._nbbo: dict[str, _Quote] = {}
         self._close: dict[str, tuple[Decimal, datetime]] = {}
+        self._session_mid: dict[str, tuple[Decimal, datetime]] = {}  # the last mid seen in a session
         self._listeners: list[MarkListener] = []
 
     def subscribe(self, listener: MarkListener) -> None:
@@ -81,6 +84,9 @@ class MarkBook:
     def update_nbbo(self, symbol: str, bid: Decimal, ask: Decimal, at: datetime) -> None:
         previous = self._nbbo.get(symbol)
         self._nbbo[symbol] = _Quote(bid, ask, at)
+        if self._in_session(symbol, at) and bid > 0 and ask >= bid:
+            with localcontext(EXACT_CONTEXT):
+                self._session_mid[symbol] = ((bid + ask) / 2, at)
         if previous is None or (previous.bid, previous.ask) != (bid, ask):
             self._notify(symbol)
 
@@ -93,7 +99,10 @@ class MarkBook:
     def mark(self, symbol: str, now: datetime) -> Mark | None:
         quote = self._nbbo.get(symbol)
         nbbo = (quote.bid, quote.ask, quote.at) if quote is not None else None
-        return mark_of(symbol, now, self._in_session(symbol, now), nbbo, self._close.get(symbol), self._staleness)
+        close, last_mid = self._close.get(symbol), self._session_mid.get(symbol)
+        if last_mid is not None and (close is None or last_mid[1] > close[1]):
+            close = last_mid  # the session's last mid is the latest close
+        return mark_of(symbol, now, self._in_session(symbol, now), nbbo, close, self._staleness)
 
     def marks(self, symbols: frozenset[str] | set[str], now: datetime) -> dict[str, Decimal]:
         found = {symbol: self.mark(symbol, now) for symbol in symbols}

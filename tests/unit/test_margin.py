@@ -157,3 +157,13 @@ def test_invalid_curves_are_refused():
         AssetMargin(imf=Decimal("0.1"), mmf=Decimal("0.2"))
     with pytest.raises(ValueError):
         weight(Decimal(-1), CURVE)
+
+
+def test_the_last_mid_of_a_session_is_the_close_after_it():
+    open_until = T0 + timedelta(hours=1)
+    book = MarkBook(timedelta(seconds=10), lambda symbol, at: at < open_until)
+    book.update_close("AAPL", Decimal(90), T0 - timedelta(hours=20))
+    book.update_nbbo("AAPL", Decimal(99), Decimal(101), T0 + timedelta(minutes=59))
+    book.update_nbbo("AAPL", Decimal(80), Decimal(82), T0 + timedelta(hours=2))  # after hours: not a close
+    night = book.mark("AAPL", T0 + timedelta(hours=3))
+    assert (night.price, night.source, night.stale) == (Decimal(100), LAST_CLOSE, False)
