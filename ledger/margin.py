@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
-from core.money import CASH_ASSET, CENT, EXACT_CONTEXT
+from core.money import CENT, EXACT_CONTEXT
 
 __all__ = [
     "USDC_LEND", "WEIGHT_QUANTUM", "AccountMargin", "AccountSnapshot", "AssetMargin", "LiquidationOrder",
@@ -230,6 +230,3 @@ def liquidation_order(margin: AccountMargin, buffer: Decimal, price_band: Decima
     return LiquidationOrder(margin.account, position.symbol, quantity, position.mark, limit_price, notional,
                             margin.shortfall)
 
-
-def is_cash(asset: str) -> bool:
-    return asset in (CASH_ASSET, USDC_LEND)
