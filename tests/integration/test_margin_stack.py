@@ -1,7 +1,8 @@
-"""The margin wiring of the stack (not started: no sockets): marks from the in-process venue, the
-margin terms in the gateway's policy, the monitor on the engine's tick, the house funds, reserves."""
+"""The margin wiring of the running stack: marks from the in-process venue, the margin terms in the
+gateway's policy, the monitor on the engine's tick, the house funds, the reserves job."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -13,7 +14,7 @@ from core.clock import FakeClock
 from gateway.liquidation_models import LiquidationRow
 from gateway.models import RfqRow
 from ledger.equity import LENDING_POOL_OWNER, LIQUIDITY_FUND_OWNER, settle_equity
-from tests.integration.conftest import stack_settings
+from tests.integration.conftest import stack_settings, wait_until
 from venue_sim.market import ExchangeQuote
 
 FRIDAY_10AM = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
@@ -23,8 +24,16 @@ CENT = Decimal("0.01")
 @pytest.fixture
 def stack(tmp_path):
     built = Stack(stack_settings(tmp_path), clock=FakeClock(FRIDAY_10AM), with_broker=False)
+    built.start()
     yield built
-    built.db_engine.dispose()
+    built.stop()
+
+
+def _liquidations(stack: Stack) -> list[tuple[LiquidationRow, RfqRow]]:
+    with stack.uow() as uow:
+        rows = [(row, uow.session.get(RfqRow, row.rfq_id)) for row in uow.session.scalars(select(LiquidationRow))]
+        uow.session.expunge_all()
+    return rows
 
 
 def _fall(stack: Stack, symbol: str, factor: Decimal) -> None:
@@ -45,16 +54,12 @@ def test_a_fall_on_the_venue_makes_the_engine_tick_open_a_collateral_conversion(
         uow.ledger.transfer("REQ3", "external", "USDC", Decimal(100_000), "spent", "spent elsewhere")
         settle_equity(uow.ledger, "REQ3", Decimal("-140000.00"), Decimal("150000.00"), "borrow")
         uow.commit()
-    stack._engine_tick()
-    with stack.uow() as uow:
-        assert uow.session.scalars(select(LiquidationRow)).all() == []
-    _fall(stack, "MSFT", Decimal("0.8"))
-    stack.clock.advance(stack.settings.margin.monitor_interval_s)  # at the latest one monitor period later
-    stack._engine_tick()
-    with stack.uow() as uow:
-        [row] = uow.session.scalars(select(LiquidationRow)).all()
-        rfq = uow.session.scalars(select(RfqRow).where(RfqRow.id == row.rfq_id)).one()
-        uow.session.expunge_all()
+    stack.clock.advance(stack.settings.margin.monitor_interval_s)
+    time.sleep(0.5)  # the engine ticks every 50 ms: a check ran and found REQ3 above MMF
+    assert _liquidations(stack) == []
+    _fall(stack, "MSFT", Decimal("0.8"))  # the mark change makes the next tick check at once
+    wait_until(lambda: _liquidations(stack), what="a collateral conversion")
+    [(row, rfq)] = _liquidations(stack)
     assert (row.account, row.session, row.symbol, row.status, row.attempts) == ("REQ3", "REQ3", "MSFT", "open", 1)
     assert (rfq.client_req_id, rfq.side, rfq.requester_session) == ("LIQ-1-1", "sell", "REQ3")
     assert stack.publish_reserves("cli") == 1
