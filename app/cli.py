@@ -16,14 +16,15 @@ from app.processes import wait_for_stop
 from app.settings import Settings
 from app.stack import Stack
 from app.venue_process import price_board, run_venue, start_venue_child, write_statement_now
-from core.clock import OffsetClock, SystemClock
+from core.clock import OffsetClock, SystemClock, utc_now
 from db.engine import downgrade_to, upgrade_to_head
 from ops.admin import add_admin_parser, run_admin
 from ops.broker_cli import add_broker_parser, run_broker_command
 from ops.recon_cli import add_reconcile_parser, add_report_parser, run_reconcile, run_report
+from ops.reserves import add_reserves_parser, run_reserves
 from runtime.logging import configure_logging
 
-QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "console", "bench")
+QUIET_COMMANDS = ("demo", "admin", "reconcile", "report", "console", "bench", "reserves")
 CHILD_STOP_TIMEOUT_S = 10.0
 
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_broker_parser(commands)
     add_reconcile_parser(commands)
     add_report_parser(commands)
+    add_reserves_parser(commands)
     return parser
 
 
@@ -104,6 +106,8 @@ def dispatch(arguments: argparse.Namespace, settings: Settings) -> int:
             return run_report(arguments, settings)
         case "admin":
             return run_admin(arguments, settings)
+        case "reserves":
+            return run_reserves(arguments, settings, utc_now())
     return migrate(settings, arguments.action, arguments.revision)
 
 

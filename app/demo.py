@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 
 from app.console import ConsoleNotConfigured, Monitoring, attach_monitoring, start_stack_console
 from app.demo_clients import ScriptedRequester, ScriptedSolver
+from app.demo_margin import margin_scenario
 from app.processes import wait_for_stop
 from app.settings import Settings
 from app.stack import Stack
@@ -213,12 +214,17 @@ def run_demo(base: Settings, out, keep_console: bool = False) -> int:
         clients.append(requester_client)
         drop_copy = _connect_drop_copy(stack)
         clients.extend([drop_copy] if drop_copy is not None else [])
+        margin_client = connect(stack, "REQ3") if stack.margin is not None else None
+        if margin_client is not None:
+            clients.append(margin_client)
         assert stack.broker is not None, "the demo runs the broker connector"
         stack.broker.worker.wait_idle()
         _wait_broker_logged_on(stack)
         for solver in solvers:
             solver.start()
         run_scenarios(ScriptedRequester(requester_client), out)
+        if margin_client is not None:
+            margin_scenario(stack, ScriptedRequester(margin_client), out)
         stack.worker.wait_idle()
         print("\nRFQ lifecycle (NBBO at fill, quoted price, venue fill and settle price side by side):", file=out)
         print("\n".join(lifecycle_table(stack)), file=out)

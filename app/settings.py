@@ -7,12 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from core.types import SessionName
 from gateway.domain.policy import Counterparty, GatewayPolicy, Role
 from gateway.rules.compliance import ClientCategory, PolicyEffect, PolicyScope
+from ledger.margin import AssetMargin, MarginParameters
 from marketcal.sessions import MarketSession
 from transport.fix.roll import WEEKDAYS, RollSchedule, parse_weekdays
 from transport.fix.settings_builder import SessionOptions
@@ -148,6 +149,7 @@ class BrokerSection(StrictModel):
     order_poll_interval_s: float = 5.0  # OrderStatusRequest for a working order with no news
     order_timeout_s: float = 30.0  # OrderCancelRequest for an order still working
     withdraw_delay_s: float = 1.0  # the simulated custody's time to confirm a token withdrawal
+    borrow_capacity_usdc: Decimal = Field(default=Decimal(0), ge=0)  # USDC it may owe beyond its balance when quoting
 
 
 class ConsoleSection(StrictModel):
@@ -233,6 +235,64 @@ class ReportsSection(StrictModel):
     significant_improvement_per_share: Decimal = Field(default=Decimal("0.01"), gt=0)  # dollars per share
 
 
+class MarginAssetSection(StrictModel):
+    """One collateral asset: weight(N) = min(base_weight, k / (1 + imf_factor x sqrt(N))), N its notional
+    in USDC; imf/mmf its margin fractions (README "Collateral and margin")."""
+
+    base_weight: Decimal = Field(default=Decimal("0.80"), ge=0, le=1)
+    k: Decimal = Field(default=Decimal(1), gt=0)
+    imf_factor: Decimal = Field(default=Decimal("0.0005"), ge=0)
+    imf: Decimal = Field(default=Decimal("0.20"), gt=0, lt=1)
+    mmf: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _mmf_below_imf(self) -> MarginAssetSection:
+        self.terms()  # ValueError (a validation error) unless 0 <= mmf < imf
+        return self
+
+    def terms(self) -> AssetMargin:
+        return AssetMargin(self.base_weight, self.k, self.imf_factor, self.imf, self.mmf)
+
+
+class MarginAccountSection(StrictModel):
+    imf: Decimal | None = Field(default=None, gt=0, lt=1)
+    mmf: Decimal | None = Field(default=None, ge=0, lt=1)
+
+
+class MarginSection(StrictModel):
+    """Stocks as collateral: margin buying, post-trade borrowing, liquidation by RFQ."""
+
+    enabled: bool = False  # False: buys are paid from available USDC only, nothing is ever borrowed
+    defaults: MarginAssetSection = MarginAssetSection()  # assets without their own entry
+    assets: dict[str, MarginAssetSection] = {}
+    accounts: dict[str, MarginAccountSection] = {}  # per-account IMF/MMF overrides
+    mark_staleness_s: float = Field(default=10.0, gt=0)  # an older NBBO falls back to the last close
+    monitor_interval_s: float = Field(default=5.0, gt=0)  # how often every borrowing account is re-checked
+    liquidation_buffer: Decimal = Field(default=Decimal("0.05"), ge=0)  # sell this much more than the shortfall
+    liquidation_price_band: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)  # never below mark x (1 - band)
+    liquidation_retry_s: float = Field(default=30.0, gt=0)  # a conversion that found no quote is retried then
+    escalate_after_attempts: int = Field(default=3, ge=1)  # unfilled conversions before an operator is alerted
+    lending_pool_usdc: Decimal = Field(default=Decimal(0), ge=0)  # seeds the lending pool (and its capacity)
+    liquidity_fund_usdc: Decimal = Field(default=Decimal(0), ge=0)
+    lends: dict[str, Decimal] = {}  # account -> USDC it lends to the pool at start (redeemed before borrowing)
+
+    def parameters(self) -> MarginParameters:
+        return MarginParameters(
+            default_asset=self.defaults.terms(),
+            assets={symbol: section.terms() for symbol, section in self.assets.items()},
+            account_imf={account: s.imf for account, s in self.accounts.items() if s.imf is not None},
+            account_mmf={account: s.mmf for account, s in self.accounts.items() if s.mmf is not None},
+        )
+
+
+class ReservesSection(StrictModel):
+    """Proof of reserves (README "Proof of reserves")."""
+
+    interval_s: float = Field(default=3600.0, gt=0)  # the hourly job
+    usdc_reserve_account: str = "usdc_reserve"  # the ledger owner holding the USDC backing user balances
+    custody_account: str = "BROKER"  # the venue custody account whose positions back stock tokens
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RFQ_", env_nested_delimiter="__", extra="forbid")
 
@@ -257,6 +317,8 @@ class Settings(BaseSettings):
     policy_rules: list[PolicyRuleSection] = []
     calendar: CalendarSection = CalendarSection()
     reports: ReportsSection = ReportsSection()
+    margin: MarginSection = MarginSection()
+    reserves: ReservesSection = ReservesSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -12,6 +12,7 @@ import quickfix as fix
 import structlog
 
 from app.broker_process import build_connector, price_feeds
+from app.margin_wiring import MarginWiring, publish_reserves, seed_margin_funds
 from app.reference_data import seed_reference_data
 from app.settings import Settings
 from app.venue_process import build_venue, market_of, price_board
@@ -99,6 +100,8 @@ class Stack:
             self.reference: PriceLookup = MarketPriceSource(self.market, self.clock).reference
         else:
             self.reference = price_board(self.settings).reference
+        self.margin = (MarginWiring(self.settings, self.clock, self.trading, self.reference)
+                       if self.settings.margin.enabled else None)
         self.engine, self.worker, self.gateway_fix, self.screen = self._build_gateway()
         self.broker = self._build_broker() if self.with_broker else None
         self.relay = (OutboxRelay(self.settings.mqtt_url, self.uow, self.settings.mqtt_topic_prefix)
@@ -117,6 +120,8 @@ class Stack:
             for funding in self.settings.funding:
                 uow.ledger.deposit(funding.account, funding.asset, funding.amount,
                                    idempotency_key=f"funding:{funding.account}:{funding.asset}")
+            if self.settings.margin.enabled:
+                seed_margin_funds(uow.ledger, self.settings)
             uow.commit()
 
     def _build_gateway(self) -> tuple[RfqEngine, CommandWorker, FixEngine, LogonScreen]:
@@ -132,7 +137,12 @@ class Stack:
         engine = RfqEngine(self.policy(), book, self.gateway_uow, self.clock, sender, progress=progress,
                            resend=sender.resend)
         self.credential_refresh = Periodic("credential-refresh", CREDENTIAL_REFRESH_S, self._refresh_credentials)
-        worker = CommandWorker("rfq-engine", engine.handle, on_tick=engine.tick, handle_batch=engine.handle_batch)
+        if self.margin is not None:
+            self.margin.attach(engine)
+        worker = CommandWorker("rfq-engine", engine.handle, on_tick=self._engine_tick,
+                               handle_batch=engine.handle_batch)
+        self.reserves_job = Periodic("proof-of-reserves", self.settings.reserves.interval_s,
+                                     lambda: None if self.publish_reserves() else None)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
         fix_settings = self.settings.fix
         spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
@@ -208,7 +218,17 @@ class Stack:
                                          acceptance_window_s=rules.acceptance_window_s)
                  for symbol, rules in self.trading.instruments.items()}
         return replace(self.settings.policy(), instruments=terms, trading=self.trading, compliance=self.compliance,
-                       reference_ask=self._reference_ask, reference_nbbo=self.reference)
+                       reference_ask=self._reference_ask, reference_nbbo=self.reference,
+                       margin=self.margin.terms if self.margin is not None else None)
+
+    def _engine_tick(self) -> None:
+        """The engine's timers, then the margin monitor (same thread, same clock)."""
+        self.engine.tick()
+        if self.margin is not None:
+            self.margin.tick()
+
+    def publish_reserves(self, trigger: str = "schedule") -> int:
+        return publish_reserves(self.sessions, self.settings, self.clock.now(), trigger)
 
     def _reference_ask(self, symbol: str) -> Decimal | None:
         reference = self.reference(symbol)
@@ -259,6 +279,7 @@ class Stack:
         self.worker.start()
         self.credential_refresh.start()
         self.roll_check.start()
+        self.reserves_job.start()
         self.screen.start()  # counterparties can log on from here
         if self.broker:
             self.feed_poller.start()
@@ -287,6 +308,7 @@ class Stack:
             self.feed_poller.stop()
         self.screen.stop()
         self.roll_check.stop()
+        self.reserves_job.stop()
         self.credential_refresh.stop()
         self.worker.stop()
         self.gateway_fix.stop()

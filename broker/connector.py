@@ -14,6 +14,7 @@ from typing import assert_never
 
 import structlog
 
+from broker.capacity import Capacity
 from broker.custody import SimulatedCustody
 from broker.fix_app import ConnectorApplication, ConnectorSender
 from broker.messages import (
@@ -84,7 +85,8 @@ class BrokerConnector:
         self.solver = BrokerSolver(config=config, prices=prices, clock=clock, send_quote=sender.quote,
                                    report_execution=sender.execution, store=self.store, custody=self.custody,
                                    orders=orders, parameters=self.parameters, trading=trading,
-                                   gateway_ready=lambda: gateway.comp_id in self.application.logged_on)
+                                   gateway_ready=lambda: gateway.comp_id in self.application.logged_on,
+                                   capacity=Capacity(self.store, config.account, config.borrow_capacity_usdc))
         self.worker = CommandWorker("broker-connector", self._dispatch, on_tick=self._tick)
         self.application = ConnectorApplication(self.worker, gateway.comp_id, venue.comp_id, gateway_credentials,
                                                 on_venue_logon=self._venue_logged_on)

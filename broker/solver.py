@@ -14,6 +14,7 @@ from decimal import Decimal
 import structlog
 
 from broker import pricing, refs
+from broker.capacity import Capacity
 from broker.events import MintStockTokens, OrderSent, RfqUnsettled, TokenWithdrawn, WithdrawToken
 from broker.messages import (
     ExecutionToReport,
@@ -51,6 +52,7 @@ class BrokerConfig:
     aggression_bps: Decimal = Decimal(0)
     quote_validity_s: float = 30.0
     account: str = "BROKER"
+    borrow_capacity_usdc: Decimal = Decimal(0)  # USDC the broker may owe beyond its balance (checked quotes)
 
     def __post_init__(self) -> None:
         bad_ticks = {symbol: str(tick) for symbol, tick in self.ticks.items() if not (tick.is_finite() and tick > 0)}
@@ -98,13 +100,15 @@ class BrokerSolver:
     def __init__(self, *, config: BrokerConfig, prices: PriceSource, clock: Clock,
                  send_quote: Callable[[QuoteToSend], None], report_execution: Callable[[ExecutionToReport], None],
                  store: RfqStore, custody: Custody, orders: OrderManager, parameters: ParameterBook | None = None,
-                 trading: TradingGate | None = None, gateway_ready: Callable[[], bool] = lambda: True) -> None:
+                 trading: TradingGate | None = None, gateway_ready: Callable[[], bool] = lambda: True,
+                 capacity: Capacity | None = None) -> None:
         self.config, self.prices, self.clock = config, prices, clock
         self.send_quote, self.report_execution = send_quote, report_execution
         self.store, self.custody, self.orders = store, custody, orders
         self.parameters = parameters
         self.trading = trading  # the broker gates itself on market hours and limits too
         self.gateway_ready = gateway_ready  # is the gateway session logged on?
+        self.capacity = capacity  # None: balances are not checked (the gateway's locks still are)
         self.quotes: dict[str, QuoteSent] = {}  # by our QuoteID, oldest first
         self.rfqs: dict[RfqRef, BrokerRfq] = {}  # open RFQs only: a finished one lives on in SQL
         self.executions: deque[ExecutionSummary] = deque(maxlen=RECENT_EXECUTIONS_KEPT)
@@ -123,6 +127,11 @@ class BrokerSolver:
         parameters = self._parameters(now)
         quote = pricing.quote_from_reference(reference[0], reference[1], parameters.margin_bps,
                                              parameters.aggression_bps, tick)
+        short = (self.capacity.why_not_quote(offer.side, offer.symbol, offer.quantity, quote.bid)
+                 if self.capacity is not None else None)
+        if short is not None:
+            log.info("broker_declined", quote_req_id=offer.quote_req_id, symbol=offer.symbol, reason=short)
+            return
         quote_id = refs.quote_id(offer.quote_req_id)
         valid_until = now + timedelta(seconds=self.config.quote_validity_s)
         self._remember(quote_id, QuoteSent(offer, parameters.margin_bps,
@@ -281,6 +290,14 @@ class BrokerSolver:
             log.info("broker_report_waiting_for_gateway", rfq_ref=rfq.rfq_ref)
             return
         assert rfq.settle_price is not None, f"{rfq.rfq_ref} is ready to settle without a settle price"
+        short = (self.capacity.why_not_report(rfq.side, rfq.symbol, rfq.filled_quantity, rfq.settle_price)
+                 if self.capacity is not None else None)
+        if short is not None:
+            text = f"broker cannot deliver: {short}"
+            self._unsettled(rfq.apply(BrokerTrigger.CANNOT_DELIVER, self.clock.now()), text)
+            self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref),
+                                                    rfq.symbol, rfq.side, False, None, None, text))
+            return
         # Saved before it is sent: after a crash the report goes again, under the same ExecID.
         self._save(rfq.apply(BrokerTrigger.REPORTED, self.clock.now()))
         self.report_execution(ExecutionToReport(rfq.quote_resp_id, refs.settlement_exec_id(rfq.rfq_ref), rfq.symbol,

@@ -42,6 +42,7 @@ class BrokerTrigger(StrEnum):
     SETTLEMENT_REFUSED = "settlement_refused"  # the gateway settled nothing (BN 1036=2)
     GATEWAY_ENDED = "gateway_ended"  # the gateway ended the RFQ before any report (AI 297=7)
     NOTHING_FILLED = "nothing_filled"
+    CANNOT_DELIVER = "cannot_deliver"  # traded, but the broker's ledger balance cannot settle it
 
 
 BROKER_TRANSITIONS = TransitionTable[BrokerRfqState, BrokerTrigger](
@@ -54,6 +55,7 @@ BROKER_TRANSITIONS = TransitionTable[BrokerRfqState, BrokerTrigger](
         (BrokerRfqState.REPORTED, BrokerTrigger.REPORTED): BrokerRfqState.REPORTED,  # sent again, same ExecID
         (BrokerRfqState.REPORTED, BrokerTrigger.ACKNOWLEDGED): BrokerRfqState.FILLED,
         (BrokerRfqState.REPORTED, BrokerTrigger.SETTLEMENT_REFUSED): BrokerRfqState.UNSETTLED,
+        (BrokerRfqState.READY_TO_SETTLE, BrokerTrigger.CANNOT_DELIVER): BrokerRfqState.UNSETTLED,
         (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,
         (BrokerRfqState.ACCEPTED_BINDING, BrokerTrigger.GATEWAY_ENDED): BrokerRfqState.ABANDONED,
         (BrokerRfqState.ABANDONED, BrokerTrigger.NOTHING_FILLED): BrokerRfqState.FAILED,

@@ -73,6 +73,12 @@ class BrokerStore:
             uow.commit()
             return int(getattr(result, "rowcount", 0) or 0)
 
+    def balance_of(self, account: str, asset: str) -> tuple[Decimal, Decimal]:
+        """(available, locked) in the settlement ledger (broker.capacity.LedgerBalances)."""
+        with self._uow_factory() as uow:
+            balance = uow.ledger.balance(account, asset)
+        return balance.available, balance.locked
+
     # -- custody's ledger side: tokens exist exactly while shares sit at custody ---------------
     def mint_tokens(self, account: str, symbol: str, quantity: Decimal, rfq: RfqRef) -> None:
         """Shares bought at the venue arrived at custody: the same number of tokens come into being."""

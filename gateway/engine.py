@@ -182,11 +182,13 @@ class RfqEngine:
                 return lambda uow: handlers_lifecycle.cancel_rfq(command, book, now)
             case AcceptQuote():
                 return lambda uow: handlers_settlement.accept_quote(command, book, now,
-                                                                    now + policy.settlement_timeout)
+                                                                    now + policy.settlement_timeout,
+                                                                    margin=policy.margin)
             case ReportExecution():
                 nbbo = self._nbbo_of(command)
                 return lambda uow: handlers_settlement.report_execution(command, book, now, nbbo,
-                                                                        find_settled=uow.store.settled_fill)
+                                                                        find_settled=uow.store.settled_fill,
+                                                                        margin=policy.margin)
         raise AssertionError(f"no handler for {type(command).__name__}")
 
     def _refused(self, uow: GatewayUnitOfWork, command: object, refusal: DomainRejection, batch: _Batch) -> None:

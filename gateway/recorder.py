@@ -15,7 +15,17 @@ from core.refusal import RejectReason
 from core.state_machine import InvalidTransition
 from gateway.domain.book import Changeset
 from gateway.domain.errors import DomainRejection, as_rejection
-from gateway.domain.ledger_intents import LedgerIntent, LockFunds, PostHold, TransferFunds, VoidHold
+from gateway.domain.ledger_intents import (
+    LedgerIntent,
+    LockFunds,
+    LockWithMargin,
+    PostHold,
+    PostHoldWithMargin,
+    RepayBorrow,
+    TransferFunds,
+    VoidHold,
+)
+from gateway.margin_ledger import execute_margin_intent
 from gateway.ports import GatewayUnitOfWork, LedgerPort
 from ledger.errors import InsufficientFunds
 
@@ -68,8 +78,10 @@ def execute_intents(ledger: LedgerPort, intents: list[LedgerIntent]) -> None:
         try:
             _execute(ledger, intent)
         except InsufficientFunds:
-            if isinstance(intent, (LockFunds, TransferFunds)):
+            if isinstance(intent, (LockFunds, TransferFunds, PostHoldWithMargin)):
                 raise intent.if_insufficient from None
+            if isinstance(intent, LockWithMargin):
+                raise intent.lock.if_insufficient from None
             raise
 
 
@@ -85,3 +97,5 @@ def _execute(ledger: LedgerPort, intent: LedgerIntent) -> None:
         case TransferFunds():
             ledger.transfer(intent.from_owner, intent.to_owner, intent.asset, intent.amount,
                             idempotency_key=intent.idempotency_key, description=intent.description)
+        case LockWithMargin() | PostHoldWithMargin() | RepayBorrow():
+            execute_margin_intent(ledger, intent)

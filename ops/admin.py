@@ -29,6 +29,7 @@ from gateway.access.operator import OperatorCommandKind, OperatorQueue, SolverSt
 from gateway.domain.policy import Role
 from gateway.domain.rfq import RfqState
 from gateway.models import QuoteRow, RfqRow
+from ops.margin_admin import STATUS_CHOICES, liquidation_lines, margin_lines, settings_marks
 from ops.sessions_view import ConfiguredSession, FileSessionSource, last_session_events
 
 if TYPE_CHECKING:
@@ -84,6 +85,13 @@ def add_admin_parser(subparsers: Any) -> argparse.ArgumentParser:
     password.add_argument("--password-stdin", action="store_true", help="read the password from the first line "
                           "of standard input")
     commands.add_parser("seed-credentials", help="store the username/password of configured sessions not set yet")
+    margin = commands.add_parser("margin", help="an account's collateral, weights, liabilities, IMF/MMF, "
+                                 "distance to liquidation")
+    margin.add_argument("account", metavar="ACCOUNT")
+    liquidations = commands.add_parser("liquidations", help="collateral conversions of the margin monitor "
+                                       "(escalated first)")
+    liquidations.add_argument("--status", choices=STATUS_CHOICES)
+    liquidations.add_argument("--limit", type=_limit, default=DEFAULT_LIMIT, help=f"rows (1..{MAX_LIMIT})")
     return admin
 
 
@@ -316,4 +324,8 @@ _HANDLERS: dict[str, Callable[[_Context], list[str]]] = {
     "enable-solver": lambda context: _switch_solver(context, enabled=True),
     "set-password": _set_password,
     "seed-credentials": _seed_credentials,
+    "margin": lambda context: margin_lines(context.session, context.settings, context.args.account,
+                                           settings_marks(context.settings), render_table),
+    "liquidations": lambda context: liquidation_lines(context.session, context.args.status, context.args.limit,
+                                                      render_table),
 }

@@ -7,6 +7,7 @@ DomainRejection it carries, which rolls back everything the decision would have 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from typing import Protocol
 
 from core.types import RfqId
 from gateway.domain.errors import DomainRejection
+from ledger.margin import MarginParameters
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +72,50 @@ class TransferFunds:
     if_insufficient: DomainRejection
 
 
-LedgerIntent = LockFunds | PostHold | VoidHold | TransferFunds
+@dataclass(frozen=True)
+class PendingBuy:
+    """An accepted, not yet settled buy of the same account: its buying power is already spoken for."""
+
+    symbol: str
+    quantity: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True, eq=False)
+class LockWithMargin:
+    """A buyer's cash leg when margin is on: lock `amount` USDC, or -- when available USDC falls
+    short -- lock all of it and let the rest be borrowed at settlement, provided the account's
+    collateral covers the position at IMF (after its other pending buys). Refused otherwise."""
+
+    lock: LockFunds
+    symbol: str
+    quantity: Decimal
+    pending: tuple[PendingBuy, ...]
+    marks: Mapping[str, Decimal]
+    parameters: MarginParameters
+
+
+@dataclass(frozen=True)
+class PostHoldWithMargin:
+    """Pay `amount` USDC to `beneficiary`: what the hold has, and the rest through post-trade equity
+    (drain, redeem lends, borrow within MMF) via the exchange; refused if the account falls short."""
+
+    post: PostHold
+    account: str
+    marks: Mapping[str, Decimal]
+    parameters: MarginParameters
+    if_insufficient: DomainRejection
+
+
+@dataclass(frozen=True)
+class RepayBorrow:
+    """After a sale: repay the account's USDC borrow from its available USDC (as far as it goes)."""
+
+    account: str
+    idempotency_key: str
+
+
+LedgerIntent = LockFunds | PostHold | VoidHold | TransferFunds | LockWithMargin | PostHoldWithMargin | RepayBorrow
 
 
 class BalanceReader(Protocol):

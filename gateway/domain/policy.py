@@ -10,6 +10,7 @@ from typing import Protocol
 
 from core.refusal import Refusal
 from core.types import SessionName
+from ledger.margin import MarginParameters
 
 
 class Role(StrEnum):
@@ -56,6 +57,19 @@ class InstrumentTerms:
 
 
 @dataclass(frozen=True)
+class MarginTerms:
+    """Stocks as collateral (README "Collateral and margin"): buys beyond available USDC are
+    allowed when collateral covers them at IMF; settlement borrows the rest within MMF."""
+
+    parameters: MarginParameters
+    marks: Callable[[], Mapping[str, Decimal]]  # the current mark of every symbol that has one
+    # Refusal text when `account` cannot buy `quantity` of `symbol` for `cost` on margin (intake),
+    # given the balances of the decision's transaction; None: it can.
+    covers: Callable[[object, str, str, Decimal, Decimal], str | None] = lambda balances, account, symbol, quantity, \
+        cost: "margin buying is not available"
+
+
+@dataclass(frozen=True)
 class GatewayPolicy:
     symbols: frozenset[str]
     counterparties: dict[SessionName, Counterparty]
@@ -71,6 +85,7 @@ class GatewayPolicy:
     reference_ask: Callable[[str], Decimal | None] = lambda symbol: None
     # The NBBO (bid, ask) when a fill is reported, kept with the fill for execution-quality reports.
     reference_nbbo: Callable[[str], tuple[Decimal, Decimal] | None] = lambda symbol: None
+    margin: MarginTerms | None = None  # None: no margin, every buy is paid from available USDC
 
     def __post_init__(self) -> None:
         if not (self.submission_window_s > 0 and self.acceptance_window_s >= 0):

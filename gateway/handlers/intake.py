@@ -84,6 +84,11 @@ def check_buying_power(command: RequestQuote, policy: GatewayPolicy, account: st
             worst_price = reference * (1 + policy.buying_power_buffer)
     worst_cost = cash_paid_by_requester(worst_price, command.quantity)
     available = balances.available(account, CASH_ASSET)
+    if worst_cost > available and policy.margin is not None:
+        refusal = policy.margin.covers(balances, account, command.symbol, command.quantity, worst_cost)
+        if refusal is None:
+            return
+        raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS, f"insufficient buying power: {refusal}")
     if worst_cost > available:
         raise DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
                               f"insufficient buying power: worst case {worst_cost} {CASH_ASSET}, {available} available")

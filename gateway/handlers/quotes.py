@@ -73,7 +73,7 @@ def submit_quote(command: SubmitQuote, policy: GatewayPolicy, book: RfqBook, now
                                             quote_id=command.solver_quote_id, symbol=rfq.symbol,
                                             status=out.QuoteAck.ACCEPTED))
     if rfq.mode is ExecutionMode.IMMEDIATE and is_eligible(quote, rfq, now):
-        changes.merge(accept(rfq, quote, None, book, now, now + policy.settlement_timeout))
+        changes.merge(accept(rfq, quote, None, book, now, now + policy.settlement_timeout, policy.margin))
     else:
         present_best_if_changed(rfq, book, changes, now)
     return changes

@@ -19,7 +19,18 @@ from gateway.domain.book import Changeset, FillRecord, RfqBook, SettledFill
 from gateway.domain.commands import AcceptQuote, ExecutionOutcome, ReportExecution, ResponseType
 from gateway.domain.errors import DomainRejection
 from gateway.domain.events import QuoteAccepted, RfqExecutionFailed, RfqFilled, RfqSettled
-from gateway.domain.ledger_intents import LedgerIntent, LockFunds, PostHold, TransferFunds, VoidHold
+from gateway.domain.ledger_intents import (
+    LedgerIntent,
+    LockFunds,
+    LockWithMargin,
+    PendingBuy,
+    PostHold,
+    PostHoldWithMargin,
+    RepayBorrow,
+    TransferFunds,
+    VoidHold,
+)
+from gateway.domain.policy import MarginTerms
 from gateway.domain.quotes import Quote, QuoteStatus, is_eligible
 from gateway.domain.rfq import Rfq, RfqState, Trigger
 from gateway.domain.types import requester_cash_amount
@@ -60,7 +71,7 @@ def legs(rfq: Rfq, price: Decimal, quantity: Decimal) -> Legs:
 
 
 def accept_quote(command: AcceptQuote, book: RfqBook, now: datetime,
-                 expires_at: datetime | None = None) -> Changeset:
+                 expires_at: datetime | None = None, margin: MarginTerms | None = None) -> Changeset:
     """A requester's QuoteResponse (AJ) Hit/Lift on a quote it was shown."""
     quote = book.quote(QuoteId(command.quote_id))
     rfq = book.rfq(quote.rfq_id) if quote is not None else None
@@ -76,18 +87,20 @@ def accept_quote(command: AcceptQuote, book: RfqBook, now: datetime,
         raise DomainRejection(RejectReason.TOO_LATE, "acceptance window closed")
     if not is_eligible(quote, rfq, now):
         raise DomainRejection(RejectReason.WRONG_STATE, f"quote {quote.quote_id} can no longer be accepted")
-    return accept(rfq, quote, command.client_resp_id, book, now, expires_at)
+    return accept(rfq, quote, command.client_resp_id, book, now, expires_at, margin)
 
 
 def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, now: datetime,
-           expires_at: datetime | None = None) -> Changeset:
-    """`expires_at`: the settlement deadline; the holds expire then, and the solver is told it."""
-    """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers."""
+           expires_at: datetime | None = None, margin: MarginTerms | None = None) -> Changeset:
+    """Bind the RFQ to a quote: lock both legs at the quoted price, tell the winner and the losers.
+
+    `expires_at`: the settlement deadline; the holds expire then, and the solver is told it.
+    `margin`: a buy may then lock less USDC than it costs when collateral covers it at IMF."""
     price = quoted_price(rfq, quote)
     amounts = legs(rfq, price, rfq.quantity)
     accepted = rfq.apply(Trigger.ACCEPT, now, accepted_quote_id=quote.quote_id, client_resp_id=client_resp_id)
     changes = Changeset(rfqs=[accepted], quotes=[quote.with_status(QuoteStatus.ACCEPTED)],
-                        ledger=lock_legs(rfq, quote, amounts, expires_at))
+                        ledger=lock_legs(rfq, quote, amounts, expires_at, _margin_context(rfq, book, margin)))
     changes.events.append(QuoteAccepted(
         rfq_id=rfq.rfq_id, occurred_at=now, quote_id=quote.quote_id, solver=quote.solver, price=price,
         quantity=rfq.quantity, locked_amount=amounts.requester_amount, locked_asset=amounts.requester_asset,
@@ -103,14 +116,45 @@ def accept(rfq: Rfq, quote: Quote, client_resp_id: str | None, book: RfqBook, no
     return changes
 
 
-def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, expires_at: datetime | None) -> list[LedgerIntent]:
+@dataclass(frozen=True)
+class _MarginContext:
+    terms: MarginTerms
+    pending: tuple[PendingBuy, ...]
+
+
+def _margin_context(rfq: Rfq, book: RfqBook, margin: MarginTerms | None) -> _MarginContext | None:
+    if margin is None or rfq.side is not Side.BUY:
+        return None
+    return _MarginContext(margin, pending_buys(book, rfq.requester_account, rfq.rfq_id))
+
+
+def pending_buys(book: RfqBook, account: str, except_rfq: RfqId | None = None) -> tuple[PendingBuy, ...]:
+    """Accepted buys of `account` not settled yet: the buying power they already hold."""
+    pending: list[PendingBuy] = []
+    for other in book.rfqs_in(RfqState.ACCEPTED_BINDING):
+        if other.requester_account != account or other.side is not Side.BUY or other.rfq_id == except_rfq:
+            continue
+        quote = book.quote(other.accepted_quote_id) if other.accepted_quote_id is not None else None
+        if quote is not None:
+            cost = legs(other, quoted_price(other, quote), other.quantity).requester_amount
+            pending.append(PendingBuy(other.symbol, other.quantity, cost))
+    return tuple(pending)
+
+
+def lock_legs(rfq: Rfq, quote: Quote, amounts: Legs, expires_at: datetime | None,
+              margin: _MarginContext | None = None) -> list[LedgerIntent]:
     """Both holds of an acceptance: the requester's first (its shortfall is the likelier refusal)."""
     requester_hold, solver_hold = holds_for(rfq.rfq_id)
+    requester_lock = LockFunds(requester_hold, rfq.requester_account, amounts.requester_asset,
+                               amounts.requester_amount, rfq.rfq_id, expires_at, DomainRejection(
+                                   RejectReason.INSUFFICIENT_FUNDS,
+                                   f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}"))
+    first: LedgerIntent = requester_lock
+    if margin is not None:
+        first = LockWithMargin(requester_lock, rfq.symbol, rfq.quantity, margin.pending, margin.terms.marks(),
+                               margin.terms.parameters)
     return [
-        LockFunds(requester_hold, rfq.requester_account, amounts.requester_asset, amounts.requester_amount,
-                  rfq.rfq_id, expires_at, DomainRejection(
-                      RejectReason.INSUFFICIENT_FUNDS,
-                      f"insufficient {amounts.requester_asset}: need {amounts.requester_amount}")),
+        first,
         LockFunds(solver_hold, quote.solver_account, amounts.solver_asset, amounts.solver_amount, rfq.rfq_id,
                   expires_at, DomainRejection(RejectReason.OTHER, "solver cannot deliver: its balance is insufficient")),
     ]
@@ -164,7 +208,8 @@ def _winning_context(command: ReportExecution, book: RfqBook) -> tuple[Rfq, Quot
 
 def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
                      nbbo: tuple[Decimal, Decimal] | None = None,
-                     find_settled: FindSettledFill = lambda rfq_id, exec_id: None) -> Changeset:
+                     find_settled: FindSettledFill = lambda rfq_id, exec_id: None,
+                     margin: MarginTerms | None = None) -> Changeset:
     """A solver's ExecutionReport: settle the fill (or end the RFQ on a failure) and acknowledge it.
 
     A report repeated under an ExecID that already settled (the solver retrying after a
@@ -179,7 +224,7 @@ def report_execution(command: ReportExecution, book: RfqBook, now: datetime,
         return changes
     quoted = quoted_price(rfq, quote)
     price, quantity = check_fill(rfq, quoted, command.last_price, command.last_quantity)
-    settled, intents = settle(rfq, quote, price, quantity)
+    settled, intents = settle(rfq, quote, price, quantity, margin)
     partial = quantity < rfq.quantity
     filled = rfq.apply(Trigger.FILL, now).apply(
         Trigger.SETTLE_PARTIAL if partial else Trigger.SETTLE, now, filled_quantity=quantity, average_price=price)
@@ -239,14 +284,26 @@ def check_fill(rfq: Rfq, quoted: Decimal, price: Decimal | None,
     return price, quantity
 
 
-def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal) -> tuple[Legs, list[LedgerIntent]]:
-    """Post both holds at the settle price and quantity; the rest of each hold is released."""
+def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal,
+           margin: MarginTerms | None = None) -> tuple[Legs, list[LedgerIntent]]:
+    """Post both holds at the settle price and quantity; the rest of each hold is released.
+
+    With margin: a buyer's cash beyond its hold is settled through post-trade equity (borrowed
+    within MMF), and a seller's proceeds repay its borrow."""
     amounts = legs(rfq, price, quantity)
     requester_hold, solver_hold = holds_for(rfq.rfq_id)
     solver_locked = legs(rfq, quoted_price(rfq, quote), rfq.quantity).solver_amount
     from_hold = min(amounts.solver_amount, solver_locked)
-    intents: list[LedgerIntent] = [PostHold(requester_hold, amounts.requester_amount, quote.solver_account),
-                                   PostHold(solver_hold, from_hold, rfq.requester_account)]
+    requester_post: LedgerIntent = PostHold(requester_hold, amounts.requester_amount, quote.solver_account)
+    if margin is not None and rfq.side is Side.BUY:
+        requester_post = PostHoldWithMargin(
+            PostHold(requester_hold, amounts.requester_amount, quote.solver_account), rfq.requester_account,
+            margin.marks(), margin.parameters, DomainRejection(
+                RejectReason.INSUFFICIENT_FUNDS, "the buyer's collateral no longer covers the borrow at MMF"))
+    solver_post = PostHold(solver_hold, from_hold, rfq.requester_account)
+    # A margin buy borrows against the shares it bought: they reach the buyer before its cash leg settles.
+    intents: list[LedgerIntent] = ([solver_post, requester_post] if isinstance(requester_post, PostHoldWithMargin)
+                                   else [requester_post, solver_post])
     if amounts.solver_amount > from_hold:
         # A selling requester's price improvement can exceed the solver's cash hold
         # (locked at the quoted bid); the solver pays the difference from available.
@@ -255,6 +312,8 @@ def settle(rfq: Rfq, quote: Quote, price: Decimal, quantity: Decimal) -> tuple[L
             idempotency_key=f"improve:{solver_hold}", description=f"price improvement rfq {rfq.rfq_id}",
             if_insufficient=DomainRejection(RejectReason.INSUFFICIENT_FUNDS,
                                             "solver cannot fund the price improvement it reported")))
+    if margin is not None and rfq.side is Side.SELL:
+        intents.append(RepayBorrow(rfq.requester_account, f"repay:rfq-{rfq.rfq_id}"))
     return amounts, intents
 
 

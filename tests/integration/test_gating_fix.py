@@ -40,7 +40,8 @@ def rfq(running, comp_id: str, client_req_id: str, symbol: str, quantity, price=
     ("REQ1", "AAPL", "2.5", None, "3", "not a multiple of 1"),
     ("REQ2", "AAPL", 1, None, "6", "not enabled for stock trading"),
     ("REQ3", "NVDA", 1, None, "6", "may not be traded"),
-    ("REQ1", "AAPL", 30000, "228.00", "99", "insufficient buying power"),  # FIX 4.4 has no credit reason
+    # 22.8 M USDC: beyond REQ1's 5 M and beyond what its collateral covers at IMF (margin buying is on).
+    ("REQ1", "AAPL", 100000, "228.00", "99", "insufficient buying power"),  # FIX 4.4 has no credit reason
 ])
 def test_refused_before_any_solver_hears_of_it(running, comp_id, symbol, quantity, price, reason, text):
     client_req_id = f"gate-{comp_id}-{symbol}-{quantity}"
