@@ -156,7 +156,8 @@ class Stack:
         intake = IntakeGuard(self._intake_limits)
         self.application = GatewayApplication(worker, engine.policy, logon_check, intake=intake, reply=sender,
                                               gateway_comp_id=gateway.comp_id,
-                                              admission_backlog=gateway.admission_backlog)
+                                              admission_backlog=gateway.admission_backlog,
+                                              open_rfqs=lambda session: engine.book.open_rfq_count(session))
         screen = LogonScreen(self._screen_config(spec.port), self._screen_ports())
         quickfix = FixEngine(spec, self.application)
         self.application.sequence_epoch = quickfix.store_created_at

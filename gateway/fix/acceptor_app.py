@@ -77,19 +77,22 @@ DROP_COPY_READ_ONLY_TEXT = "drop-copy session is read-only: application messages
 # New RFQs are refused beyond this many queued commands: at ~1,000 commands/s a new RFQ waits
 # at most a few hundred ms behind the queue instead of seconds (no congestion collapse).
 DEFAULT_ADMISSION_BACKLOG = 64
+OPEN_RFQS_SERVED_UNDER_LOAD = 4  # a requester with no more open RFQs than this is admitted even then
 THROTTLE_LOG_INTERVAL_S = 1.0  # one warning a second per throttled session, not one per message
 
 
 class GatewayApplication(GuardedApplication):
     def __init__(self, worker: CommandWorker, policy: GatewayPolicy, logon_check: LogonCheck | None = None,
                  intake: IntakeGuard | None = None, reply: Callable[[out.Outbound], None] | None = None,
-                 gateway_comp_id: str = "RFQGW", admission_backlog: int = DEFAULT_ADMISSION_BACKLOG) -> None:
+                 gateway_comp_id: str = "RFQGW", admission_backlog: int = DEFAULT_ADMISSION_BACKLOG,
+                 open_rfqs: Callable[[SessionName], int] = lambda session: 0) -> None:
         """`admission_backlog`: with more commands than this waiting for the engine, new RFQs are
         refused at once (AG 658=99 "throttled") while work already admitted -- quotes,
         acceptances, fill reports -- still queues: overload sheds new work, it never slows old work."""
         super().__init__("gateway.fix")
         assert admission_backlog >= 1
         self._admission_backlog = admission_backlog
+        self._open_rfqs = open_rfqs  # the engine's count (a read of a dict from this thread: a snapshot)
         self._gateway_comp_id = gateway_comp_id
         self._worker = worker
         self._policy = policy
@@ -176,10 +179,9 @@ class GatewayApplication(GuardedApplication):
         inbound = Inbound(command, sender, int(header.getField(34)),
                           poss_dup=header.isSetField(43) and header.getField(43) == "Y")
         limits = self._intake.limits(sender)
-        backlog = len(self._worker)
-        if isinstance(command, RequestQuote) and backlog > self._admission_backlog:
-            self._refuse_throttled(command, sender, f"throttled: the gateway is at capacity ({backlog} messages "
-                                                    f"waiting); new RFQs are refused until it catches up")
+        if isinstance(command, RequestQuote) and self._over_capacity(sender):
+            self._refuse_throttled(command, sender, f"throttled: the gateway is at capacity ({len(self._worker)} "
+                                                    f"messages waiting); new RFQs are refused until it catches up")
             return
         if self._intake.admit(sender) is Admission.ADMITTED:
             try:
@@ -191,6 +193,13 @@ class GatewayApplication(GuardedApplication):
             text = (f"throttled: more than {limits.messages_per_s:g} messages/s on {sender} "
                     f"(burst {limits.burst}); message refused")
         self._refuse_throttled(command, sender, text)
+
+    def _over_capacity(self, sender: SessionName) -> bool:
+        """Shed a new RFQ when the engine is behind, but never a quiet requester's: one with nothing
+        waiting in its lane and at most a few RFQs open keeps being served (no one starves another)."""
+        if len(self._worker) <= self._admission_backlog:
+            return False
+        return self._worker.depth(sender) > 0 or self._open_rfqs(sender) > OPEN_RFQS_SERVED_UNDER_LOAD
 
     def _decode(self, kind: str, message: fix.Message, sender: SessionName, session: fix.SessionID) -> object | None:
         """The message as a command, or None after answering it with the reject that says what is wrong."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import raw_session, start_stack
+from tests.integration.conftest import raw_session, start_stack, wait_until
 from tests.integration.test_boundary_messages import answers_to, quote_request
 
 pytestmark = pytest.mark.fix
@@ -15,7 +15,9 @@ def test_a_quote_request_id_reused_after_a_restart_is_a_duplicate(tmp_path):
     try:
         session = raw_session(first, "REQ1")
         session.send("R", quote_request("before-restart"))
-        first.settle()
+        # Closing with the Logon answer unread resets the connection, which may drop the R in flight.
+        wait_until(lambda: first.stack.engine.book.rfq_by_client_id("REQ1", "before-restart") is not None,
+                   timeout_s=30, what="the RFQ recorded before the restart")
         session.close()
     finally:
         first.close()

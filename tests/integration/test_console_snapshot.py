@@ -70,7 +70,7 @@ def test_the_snapshot_shows_every_section_and_escapes_what_it_shows(uow_factory,
     assert [(s.comp_id, s.enabled) for s in snapshot.solvers] == [("SOLVER1", True), ("SOLVER2", False)]
     assert {m.market_session: m.source for m in snapshot.margins}["regular"] == "config"
     assert [(c.command, c.comp_id, c.result) for c in snapshot.commands] == [("disable_solver", "SOLVER2", None)]
-    assert snapshot.quality is not None and snapshot.quality.overall.fills == 1
+    assert snapshot.quality is not None and [s.overall.fills for s in snapshot.quality.sections][0] == 1
 
     fragments = Renderer().fragments(snapshot)
     assert set(fragments) == set(SECTIONS)

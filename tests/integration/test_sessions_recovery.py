@@ -114,7 +114,9 @@ def test_sequence_numbers_survive_a_gateway_restart(tmp_path):
 def _serve(tmp_path: Path, gateway_port: int, venue_port: int) -> subprocess.Popen[bytes]:
     environment = {**os.environ, "RFQ_DATA_DIR": str(tmp_path / "var"), "RFQ_GATEWAY__PORT": str(gateway_port),
                    "RFQ_VENUE__PORT": str(venue_port), "RFQ_SIMULATED_START": REGULAR_SESSION.isoformat(),
-                   "RFQ_LOG_FORMAT": "json"}
+                   "RFQ_LOG_FORMAT": "json",
+                   # Every message of the burst must reach the engine: no admission control here.
+                   "RFQ_GATEWAY__ADMISSION_BACKLOG": "100000"}
     environment.pop("DATABASE_URL", None)
     log = open(tmp_path / f"serve-{time.monotonic_ns()}.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--without-broker", "--venue", "in-process"],
