@@ -76,17 +76,17 @@ class SqlGatewayStore:
         rows = []
         for message in messages:
             message_type, payload = outbox_codec.encode(message)
-            rows.append(FixOutboxRow(session=message.to, message_type=message_type, payload=payload, created_at=at))
+            rows.append({"session": message.to, "message_type": message_type, "payload": payload, "created_at": at})
         if not rows:
             return 0
-        self._uow.session.add_all(rows)
-        self._uow.session.flush()
-        return max(row.id for row in rows)
+        table = table_of(FixOutboxRow)
+        ids = self._uow.session.execute(insert(table).returning(table.c.id), rows).scalars().all()
+        return max(ids)
 
     def mark_outbound_delivered(self, through_id: int) -> None:
         """Every outbox message up to `through_id` is in QuickFIX's store: drop them, keep the mark."""
         session = self._uow.session
-        session.merge(FixOutboxStateRow(id=1, delivered_through=through_id))
+        upsert(session, table_of(FixOutboxStateRow), [{"id": 1, "delivered_through": through_id}], ["id"])
         session.execute(delete(FixOutboxRow).where(FixOutboxRow.id <= through_id))
 
     def undelivered_outbound(self) -> list[tuple[int, out.Outbound]]:
@@ -97,8 +97,9 @@ class SqlGatewayStore:
         return [(row.id, outbox_codec.decode(row.message_type, row.payload)) for row in rows]
 
     def save_progress(self, session: SessionName, progress: SessionProgress, at: datetime) -> None:
-        self._uow.session.merge(SessionProgressRow(comp_id=session, sequence_epoch=progress.epoch,
-                                                   last_processed_seq=progress.last_seq, updated_at=at))
+        upsert(self._uow.session, table_of(SessionProgressRow),
+               [{"comp_id": session, "sequence_epoch": progress.epoch, "last_processed_seq": progress.last_seq,
+                 "updated_at": at}], ["comp_id"])
 
     def mark_operator_command_applied(self, command_id: int, at: datetime, result: str) -> None:
         OperatorQueue(self._uow.session).mark_applied(command_id, at, result)
