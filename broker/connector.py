@@ -31,6 +31,7 @@ from broker.messages import (
 from broker.order_manager import OrderManager, OrderOutcome, OrderTimers
 from broker.parameters import ParameterBook, QuotingParameters
 from broker.ports import PriceSource, TradingGate
+from broker.recovery import resume_venue_session
 from broker.refs import RfqRef
 from broker.solver import QUOTE_ACCEPTANCE_GRACE_S, BrokerConfig, BrokerSolver
 from broker.store import BrokerStore
@@ -95,6 +96,7 @@ class BrokerConnector:
         self._next_refresh = 0.0
         self._next_quote_prune = 0.0
         sessions = [session_id(comp_id, gateway.comp_id), session_id(comp_id, venue.comp_id)]
+        self._venue_session = sessions[1]
         self.engine = FixEngine(self._engine_spec(comp_id, gateway, venue, data_dir, data_dictionary, fix_policy),
                                 self.application)
         # The FIX day is operational time: the wall clock, as QuickFIX stamps its stores.
@@ -171,6 +173,7 @@ class BrokerConnector:
 
     def start(self) -> None:
         self.solver.restore()  # before any message can arrive: the worker is not running yet
+        resume_venue_session(self._venue_session, self.store.last_venue_trade_seq())
         self.worker.start()
         self.engine.start()
 

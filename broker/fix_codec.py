@@ -78,6 +78,7 @@ def decode_venue_report(message: fix.Message) -> VenueExecution:
         order_id=body.optional_text(t.ORDER_ID), transact_time=body.optional_timestamp(t.TRANSACT_TIME),
         last_report=body.optional_text(t.LAST_RPT_REQUESTED) == "Y" and body.has(t.MASS_STATUS_REQ_ID),
         reject_reason=body.optional_text(t.ORD_REJ_REASON),
+        msg_seq_num=int(message.getHeader().getField(34)),
     )
 
 

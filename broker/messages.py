@@ -97,6 +97,7 @@ class VenueExecution:
     transact_time: datetime | None = None
     last_report: bool = False  # the last answer to an OrderMassStatusRequest (912=Y)
     reject_reason: str | None = None  # OrdRejReason (103) on a rejected order
+    msg_seq_num: int | None = None  # the report's MsgSeqNum on the venue session (recovery after a crash)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,18 @@ class VenueFillRow(Base):
     trade_date: Mapped[date] = mapped_column(Date, index=True)  # New York trading date of the execution
 
 
+class BrokerVenueProgressRow(Base):
+    """The venue session's MsgSeqNum of the last trade report committed (with its fill). A trade
+    report QuickFIX counted but the connector never committed (a kill in between) is asked for
+    again at the next start: the session resumes right after this number (broker/recovery.py)."""
+
+    __tablename__ = "broker_venue_progress"
+
+    session: Mapped[str] = mapped_column(String(64), primary_key=True)  # the venue's CompID
+    last_trade_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class BrokerRfqRow(Base):
     """An RFQ the broker won, from acceptance to the report of its outcome."""
 

@@ -235,4 +235,4 @@ def _fill(report: VenueExecution, now: datetime) -> ExecutedFill | None:
         return None
     return ExecutedFill(exec_id=report.exec_id, venue_order_id=report.order_id, quantity=report.last_quantity,
                         price=report.last_price, nbbo_bid=report.nbbo_bid, nbbo_offer=report.nbbo_offer,
-                        executed_at=report.transact_time or now)
+                        executed_at=report.transact_time or now, venue_seq=report.msg_seq_num)

@@ -57,6 +57,7 @@ class ExecutedFill:
     nbbo_bid: Decimal | None
     nbbo_offer: Decimal | None
     executed_at: datetime
+    venue_seq: int | None = None  # the trade report's MsgSeqNum: committed with the fill (broker/recovery.py)
 
 
 def trigger_for(report: VenueExecution) -> OrderTrigger | None:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 
 from broker.messages import OrderToSend
-from broker.models import BrokerQuoteRow, BrokerRfqRow, VenueFillRow, VenueOrderRow
+from broker.models import BrokerQuoteRow, BrokerRfqRow, BrokerVenueProgressRow, VenueFillRow, VenueOrderRow
 from broker.orders import ExecutedFill, OrderState, PlacedOrder
 from broker.ports import QuoteRecord
 from broker.refs import RfqRef
@@ -23,6 +23,8 @@ from marketcal.sessions import EXCHANGE_TZ
 
 TEXT_LENGTH = 256  # characters: the text columns' width; longer venue texts are cut, never refused
 
+
+VENUE_PROGRESS_KEY = "venue"  # the connector has one venue session
 
 class BrokerStore:
     """Implements the broker's RfqStore, OrderStore and TokenBook ports on SQL."""
@@ -47,8 +49,17 @@ class BrokerStore:
             uow.session.flush()
             if fill is not None and uow.session.get(VenueFillRow, fill.exec_id) is None:
                 uow.session.add(_fill_row(order, fill))
+                if fill.venue_seq is not None:  # with the fill, in its transaction (broker/recovery.py)
+                    uow.session.merge(BrokerVenueProgressRow(session=VENUE_PROGRESS_KEY, last_trade_seq=fill.venue_seq,
+                                                             updated_at=fill.executed_at))
             _add_events(uow, events)
             uow.commit()
+
+    def last_venue_trade_seq(self) -> int | None:
+        """The venue session's MsgSeqNum of the last trade report committed (None: none yet)."""
+        with self._uow_factory() as uow:
+            row = uow.session.get(BrokerVenueProgressRow, VENUE_PROGRESS_KEY)
+            return None if row is None else row.last_trade_seq
 
     def save_quote(self, quote: QuoteRecord, at: datetime) -> None:
         with self._uow_factory() as uow:
