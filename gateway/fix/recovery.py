@@ -16,6 +16,8 @@ from transport.fix.settings_builder import session_id
 
 log = structlog.get_logger(__name__)
 
+FIRST_SEQ = 1
+
 
 def resume_sequence_numbers(gateway_comp_id: str, comp_ids: Iterable[str],
                             progress: Mapping[SessionName, SessionProgress],
@@ -26,10 +28,17 @@ def resume_sequence_numbers(gateway_comp_id: str, comp_ids: Iterable[str],
     for comp_id in comp_ids:
         sid = session_id(gateway_comp_id, comp_id)
         session = fix.Session.lookupSession(sid)
+        if session is None:
+            continue
         known = progress.get(SessionName(comp_id))
-        if session is None or known is None or known.epoch != created_at(sid):
-            continue  # nothing processed in this generation of sequence numbers: QuickFIX's count stands
-        counted, resume_at = int(session.getExpectedTargetNum()), known.last_seq + 1
+        counted = int(session.getExpectedTargetNum())
+        if known is None or known.epoch != created_at(sid):
+            # Nothing of this generation of sequence numbers was committed (progress is committed
+            # with every batch that processed one of the session's messages): all of it again,
+            # admin messages coming back as GapFills. A generation that counted only its Logon stays.
+            resume_at = FIRST_SEQ if counted > FIRST_SEQ + 1 else counted
+        else:
+            resume_at = known.last_seq + 1
         if counted != resume_at:
             session.setNextTargetMsgSeqNum(resume_at)
             moved[comp_id] = (counted, resume_at)
