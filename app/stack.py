@@ -61,6 +61,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
+PORT_PICKS = 16  # free_port_except's bound on attempts
+
+
+def free_port_except(taken: set[int]) -> int:
+    """A free loopback port that is none of `taken`: the configured public ports are bound only
+    later in start(), so the OS may offer one of them now."""
+    for _ in range(PORT_PICKS):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise RuntimeError(f"no free port outside {sorted(taken)} in {PORT_PICKS} tries")
+
+
 class MarketPriceSource:
     """The connector's reference prices, read in process from the simulated venue's NBBO."""
 
@@ -145,7 +158,8 @@ class Stack:
                                      lambda: None if self.publish_reserves() else None)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
         fix_settings = self.settings.fix
-        spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=free_port(),
+        private_port = free_port_except({gateway.port, self.settings.venue.port})
+        spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=private_port,
                           sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id,
                                                      options=self.settings.fix_options_for(s.comp_id))
                                          for s in self.settings.sessions),
