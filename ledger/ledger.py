@@ -15,18 +15,17 @@ from decimal import Decimal, localcontext
 from typing import NamedTuple
 
 import structlog
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
-from db.upsert import table_of
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
+from ledger.journal import ACCOUNT_BY_KEY, ENTRY_BY_KEY, HOLD, LOCK_ACCOUNTS, LOCK_HOLD, write_entry
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
-from ledger.postings import Posting, assert_balanced, require_amount, require_text
+from ledger.postings import Posting, require_amount, require_text
 from ledger.views import (
     AVAILABLE,
     EXTERNAL_OWNER,
@@ -47,19 +46,6 @@ log = structlog.get_logger(__name__)
 RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
 
-
-
-# The hot statements, built once: executing a prebuilt statement skips SQLAlchemy's per-call
-# construction and cache-key work (a third of the ledger's time when built per call).
-_ACCOUNT_BY_KEY = (select(LedgerAccount)
-                   .where(LedgerAccount.owner == bindparam("owner"), LedgerAccount.asset == bindparam("asset"))
-                   .execution_options(populate_existing=True))
-_LOCK_ACCOUNTS = (select(LedgerAccount).where(LedgerAccount.id.in_(bindparam("ids", expanding=True)))
-                  .order_by(LedgerAccount.id).with_for_update().execution_options(populate_existing=True))
-_LOCK_HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).with_for_update().execution_options(
-    populate_existing=True)
-_HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).execution_options(populate_existing=True)
-_ENTRY_BY_KEY = select(JournalEntry).where(JournalEntry.idempotency_key == bindparam("key"))
 
 
 class _Entry(NamedTuple):
@@ -120,7 +106,7 @@ class Ledger:
         return self.balance(owner, asset).available
 
     def hold(self, hold_id: str) -> HoldView:
-        found = self._session.scalars(_HOLD, {"hold_id": hold_id}).one_or_none()
+        found = self._session.scalars(HOLD, {"hold_id": hold_id}).one_or_none()
         if found is None:
             raise HoldNotFound(hold_id)
         return self._view(found)
@@ -287,7 +273,7 @@ class Ledger:
     def _find_account(self, owner: str, asset: str) -> LedgerAccount | None:
         # populate_existing: balances committed by other transactions must not be hidden by
         # objects this session loaded earlier (autoflush has already written our own changes).
-        return self._session.scalars(_ACCOUNT_BY_KEY, {"owner": owner, "asset": asset}).one_or_none()
+        return self._session.scalars(ACCOUNT_BY_KEY, {"owner": owner, "asset": asset}).one_or_none()
 
     def _insert_account_if_missing(self, owner: str, asset: str) -> None:
         dialect_name = self._session.get_bind().dialect.name
@@ -304,7 +290,7 @@ class Ledger:
             # Only accounts not yet locked in this transaction are read (and locked) again: a row we
             # hold the lock on cannot have changed under us (after a SAVEPOINT rollback SQLAlchemy
             # expires our objects, so they reload).
-            locked = self._session.scalars(_LOCK_ACCOUNTS, {"ids": missing})
+            locked = self._session.scalars(LOCK_ACCOUNTS, {"ids": missing})
             self._locked.update((account.id, account) for account in locked)
         accounts = {account_id: self._locked[account_id] for account_id in ids if account_id in self._locked}
         assert sorted(accounts) == ids, f"accounts {ids} vanished while locking"
@@ -316,13 +302,13 @@ class Ledger:
 
     def _lock_hold(self, hold_id: str) -> Hold:
         require_text("hold_id", hold_id, 64)
-        hold = self._session.scalars(_LOCK_HOLD, {"hold_id": hold_id}).one_or_none()
+        hold = self._session.scalars(LOCK_HOLD, {"hold_id": hold_id}).one_or_none()
         if hold is None:
             raise HoldNotFound(hold_id)
         return hold
 
     def _find_entry(self, idempotency_key: str) -> JournalEntry | None:
-        return self._session.scalars(_ENTRY_BY_KEY, {"key": idempotency_key}).one_or_none()
+        return self._session.scalars(ENTRY_BY_KEY, {"key": idempotency_key}).one_or_none()
 
     def _replay_entry(self, idempotency_key: str, kind: str, postings: list[Posting]) -> int | None:
         entry = self._find_entry(idempotency_key)
@@ -394,47 +380,9 @@ class Ledger:
         rfq_id: int | None = None,
         hold_id: str | None = None,
     ) -> _Entry:
-        """The entry and its lines as two INSERTs (no ORM objects: they are never read back in the
-        transaction); the account balances change on the locked ORM rows, written by the flush."""
-        assert_balanced(postings)
-        entry_id = self._session.execute(
-            insert(table_of(JournalEntry)).values(
-                kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
-                description=description, created_at=now or self._clock(),
-            ).returning(table_of(JournalEntry).c.id)
-        ).scalar_one()
-        lines = []
-        balances: dict[int, tuple[LedgerAccount, Decimal, Decimal]] = {}
-        with localcontext(EXACT_CONTEXT):
-            for posting in postings:
-                account = posting.account
-                lines.append({"entry_id": entry_id, "account_id": account.id, "asset": account.asset,
-                              "bucket": posting.bucket, "amount": posting.amount})
-                _, available, locked = balances.get(account.id, (account, account.available, account.locked))
-                if posting.bucket == AVAILABLE:
-                    available += posting.amount
-                else:
-                    locked += posting.amount
-                balances[account.id] = (account, available, locked)
-        for account, _, locked in balances.values():
-            assert locked >= 0, f"account {account.id} locked went negative"
-        self._session.execute(insert(table_of(JournalLine)), lines)
-        self._write_balances(balances.values())
-        log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
+        entry_id = write_entry(self._session, kind, idempotency_key, postings, description=description,
+                               created_at=now or self._clock(), rfq_id=rfq_id, hold_id=hold_id)
         return _Entry(entry_id)
-
-    def _write_balances(self, balances: Iterable[tuple[LedgerAccount, Decimal, Decimal]]) -> None:
-        """One UPDATE per account, and the ORM row told the new values as committed ones (it is
-        row-locked by this transaction; after a SAVEPOINT rollback `forget_locks` reloads it)."""
-        rows = [{"account_id": account.id, "new_available": available, "new_locked": locked}
-                for account, available, locked in balances]
-        table = table_of(LedgerAccount)
-        self._session.execute(
-            update(table).where(table.c.id == bindparam("account_id"))
-            .values(available=bindparam("new_available"), locked=bindparam("new_locked")), rows)
-        for account, available, locked in balances:
-            set_committed_value(account, "available", available)
-            set_committed_value(account, "locked", locked)
 
     def _view(self, hold: Hold) -> HoldView:
         owner = self._session.get(LedgerAccount, hold.account_id)
