@@ -73,6 +73,9 @@ class Changeset:
                     or self.disabled_solvers or self.ledger)
 
 
+STALE_TIMER_ENTRIES_ALLOWED = 1_024  # compaction is O(queue): run it only when it pays
+
+
 class RfqBook:
     def __init__(self, next_rfq_id: int = 1, next_quote_sequence: int = 1) -> None:
         assert next_rfq_id >= 1 and next_quote_sequence >= 1
@@ -189,6 +192,27 @@ class RfqBook:
             self.quoting_deadlines.push(rfq.quoting_deadline, rfq.rfq_id)
         elif rfq.state is RfqState.ACCEPTED_BINDING and (before is None or before.updated_at != rfq.updated_at):
             self.accepted_at.push(rfq.updated_at or rfq.created_at, rfq.rfq_id)
+        self._compact_deadlines()
+
+    def _compact_deadlines(self) -> None:
+        """Stale timer entries (RFQs accepted before their quoting deadline, settled before their
+        timeout) leave once they outnumber the open RFQs: memory follows what is open."""
+        bound = 2 * sum(len(by_id) for by_id in self._by_state.values()) + STALE_TIMER_ENTRIES_ALLOWED
+        if len(self.quoting_deadlines) > bound:
+            self.quoting_deadlines.compact(lambda at, rfq_id: self._still(rfq_id, RfqState.QUOTING, at))
+        if len(self.accepted_at) > bound:
+            self.accepted_at.compact(lambda at, rfq_id: self._still(rfq_id, RfqState.ACCEPTED_BINDING, at))
+        if len(self.shown_until) > bound:
+            self.shown_until.compact(lambda at, rfq_id: self._still(rfq_id, RfqState.QUOTING, None))
+
+    def _still(self, rfq_id: RfqId, state: RfqState, at: datetime | None) -> bool:
+        rfq = self._by_state.get(state, {}).get(rfq_id)
+        if rfq is None:
+            return False
+        if at is None:
+            return True
+        deadline = rfq.quoting_deadline if state is RfqState.QUOTING else (rfq.updated_at or rfq.created_at)
+        return deadline == at
 
     def forget_terminal(self, keep_last: int) -> None:
         """Bound memory: terminal RFQs live on in SQL; keep only the most recent in memory (O(1)

@@ -3,12 +3,13 @@
 Entries are never removed when an RFQ moves on; a popped entry is checked against the RFQ's
 current state by the caller (lazy deletion), so an RFQ that was accepted before its quoting
 deadline simply finds its old entry stale. Each entry leaves the queue when its time comes, so the
-queue holds at most the entries of the windows still open.
+queue holds at most the entries of the windows still open -- and `compact` drops stale ones
+earlier, when they outnumber the open RFQs.
 """
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -34,3 +35,13 @@ class DeadlineQueue(Generic[Key]):
             at, _, key = heapq.heappop(self._heap)
             due.append((at, key))
         return due
+
+    def compact(self, still_due: Callable[[datetime, Key], bool]) -> int:
+        """Drop the entries that can no longer fire (their RFQ moved on); returns how many went.
+        The owner calls it when the queue outgrows what is open, so memory follows open RFQs,
+        not the rate times the longest window."""
+        kept = [entry for entry in self._heap if still_due(entry[0], entry[2])]
+        dropped = len(self._heap) - len(kept)
+        heapq.heapify(kept)
+        self._heap = kept
+        return dropped

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from core.types import RfqId
+from gateway.domain import book as book_module
 from gateway.domain.book import Changeset, RfqBook
 from gateway.domain.rfq import RfqState
 from gateway.handlers.expiry import due_for_expiry, due_for_settlement_timeout
@@ -50,3 +51,16 @@ def test_terminal_rfqs_leave_memory_oldest_ending_first() -> None:
     book.forget_terminal(keep_last=1)
     assert [book.rfq(RfqId(n)) is not None for n in (1, 2, 3)] == [False, True, False]
     assert book.open_rfqs() == [] and book.rfqs_in(RfqState.QUOTING) == []
+
+
+def test_timer_entries_of_rfqs_that_moved_on_are_compacted_away(monkeypatch) -> None:
+    monkeypatch.setattr(book_module, "STALE_TIMER_ENTRIES_ALLOWED", 4)
+    book = RfqBook()
+    for n in range(1, 21):
+        quoting = stubs.rfq(rfq_id=RfqId(n), client_req_id=f"c{n}")
+        book.apply(Changeset(rfqs=[quoting]))
+        book.apply(Changeset(rfqs=[replace(quoting, state=RfqState.EXPIRED)]))
+    assert len(book.quoting_deadlines) <= 5  # nothing open: at most the allowance of stale entries stays
+    live = stubs.rfq(rfq_id=RfqId(99), client_req_id="live", acceptance_deadline=T0 + timedelta(seconds=100))
+    book.apply(Changeset(rfqs=[live]))
+    assert [r.rfq_id for r in due_for_expiry(book, T0 + timedelta(seconds=100))] == [99]
