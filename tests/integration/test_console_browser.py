@@ -73,7 +73,7 @@ def _text(driver, css: str) -> str:
 
 def _log_in(driver, url: str, password: str = PASSWORD) -> None:
     driver.get(url + "login")
-    driver.find_element(By.ID, "username").send_keys(OPERATOR)
+    _wait(driver, lambda d: d.find_element(By.ID, "username"), "the login form").send_keys(OPERATOR)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
 
@@ -81,7 +81,8 @@ def _log_in(driver, url: str, password: str = PASSWORD) -> None:
 def test_login_then_the_dashboard_loads_and_goes_live(browser, consoled):
     url = consoled.console.url
     _log_in(browser, url, password="wrong")
-    assert "Wrong username or password" in browser.find_element(By.ID, "login-error").text
+    # The form posts and the browser navigates: wait for the answer page, do not race it.
+    assert "Wrong username or password" in _text(browser, "#login-error")
     _log_in(browser, url)
     _wait(browser, lambda d: d.find_element(By.ID, "live-status").text == "connected", "the event stream")
     sessions = _text(browser, "#sessions")
