@@ -25,17 +25,21 @@ FUNDING = [("REQ1", "USDC", "100000.00"), ("REQ1", "AAPL", "50"), ("SOLVER1", "U
 
 
 class Harness:
-    def __init__(self, sessions, clock: FakeClock) -> None:
+    def __init__(self, sessions, clock: FakeClock, funding=FUNDING, policy=None) -> None:
         self.clock = clock
         self.sent: list = []
         self.uow = lambda: SqlGatewayUnitOfWork(sessions, clock)
         with self.uow() as uow:
-            for owner, asset, amount in FUNDING:
+            for owner, asset, amount in funding:
                 uow.ledger.deposit(owner, asset, Decimal(amount), idempotency_key=f"fund:{owner}:{asset}")
+            self.fund(uow)
             uow.commit()
-        self.engine = RfqEngine(stubs.policy(), RfqBook(), self.uow, clock, self.sent.append)
+        self.engine = RfqEngine(policy or stubs.policy(), RfqBook(), self.uow, clock, self.sent.append)
         for session in ("REQ1", "SOLVER1", "SOLVER2"):
             self.engine.handle(SessionStatusChanged(SessionName(session), logged_on=True))
+
+    def fund(self, uow) -> None:
+        """More opening money, in the funding transaction (a subclass's)."""
 
     def take(self, kind, to=None) -> list:
         found = [m for m in self.sent if isinstance(m, kind) and (to is None or m.to == to)]

@@ -11,21 +11,18 @@ import pytest
 from sqlalchemy import select
 
 from core.clock import FakeClock
-from core.types import SessionName, Side
+from core.types import Side
 from gateway.domain import outbound as out
-from gateway.domain.book import RfqBook
-from gateway.domain.commands import SessionStatusChanged
 from gateway.domain.policy import MarginTerms
-from gateway.engine import RfqEngine
 from gateway.liquidation_models import LiquidationRow
 from gateway.margin_ledger import covers_factory
 from gateway.margin_monitor import MarginMonitor, MonitorSettings
-from gateway.repository import SqlGatewayUnitOfWork
 from ledger.equity import EXCHANGE_OWNER, LENDING_POOL_OWNER, USDC_BORROW, fund_lending_pool
 from ledger.lending import lend_usdc, snapshot_of
 from ledger.margin import AssetMargin, MarginParameters, assess
 from ledger.models import OutboxRow
 from tests import stubs
+from tests.unit.test_engine import Harness
 
 PARAMETERS = MarginParameters(default_asset=AssetMargin(base_weight=Decimal("0.8"), k=Decimal(1),
                                                         imf_factor=Decimal("0.0001"), imf=Decimal("0.2"),
@@ -36,40 +33,22 @@ SETTINGS = MonitorSettings(interval=timedelta(seconds=5), buffer=Decimal("0.05")
                            retry_after=timedelta(seconds=30), escalate_after=2)
 
 
-class MarginHarness:
+class MarginHarness(Harness):
+    """The engine harness with margin terms, a lending pool and the margin monitor."""
+
     def __init__(self, sessions, clock: FakeClock) -> None:
-        self.clock = clock
-        self.sent: list = []
         self.marks = {"AAPL": Decimal(200), "MSFT": Decimal(400)}
-        self.uow = lambda: SqlGatewayUnitOfWork(sessions, clock)
-        with self.uow() as uow:
-            for owner, asset, amount in FUNDING:
-                uow.ledger.deposit(owner, asset, Decimal(amount), idempotency_key=f"fund:{owner}:{asset}")
-            fund_lending_pool(uow.ledger, Decimal("1000000"), "pool")
-            uow.commit()
         terms = MarginTerms(PARAMETERS, lambda: dict(self.marks), covers_factory(lambda: dict(self.marks),
                                                                                   PARAMETERS))
-        self.engine = RfqEngine(replace(stubs.policy(), margin=terms), RfqBook(), self.uow, clock, self.sent.append)
+        super().__init__(sessions, clock, funding=FUNDING, policy=replace(stubs.policy(), margin=terms))
         self.monitor = MarginMonitor(self.engine, lambda: dict(self.marks), PARAMETERS, SETTINGS)
-        for session in ("REQ1", "SOLVER1", "SOLVER2"):
-            self.engine.handle(SessionStatusChanged(SessionName(session), logged_on=True))
 
-    def take(self, kind, to=None) -> list:
-        found = [m for m in self.sent if isinstance(m, kind) and (to is None or m.to == to)]
-        self.sent[:] = [m for m in self.sent if m not in found]
-        return found
-
-    def balance(self, owner, asset):
-        with self.uow() as uow:
-            return uow.ledger.balance(owner, asset)
+    def fund(self, uow) -> None:
+        fund_lending_pool(uow.ledger, Decimal("1000000"), "pool")
 
     def margin(self, account="REQ1"):
         with self.uow() as uow:
             return assess(snapshot_of(uow.ledger, account), self.marks, PARAMETERS)
-
-    def invariants(self):
-        with self.uow() as uow:
-            return uow.ledger.check_invariants()
 
     def buy_on_margin(self, quantity=Decimal(20), price=Decimal("200.00")):
         self.engine.handle(stubs.request_quote(quantity=quantity))
