@@ -24,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from core.clock import Clock
 from core.refusal import RejectReason
@@ -54,7 +55,7 @@ from gateway.handlers import quotes as handlers_quotes
 from gateway.handlers import settlement as handlers_settlement
 from gateway.handlers.replays import already_processed
 from gateway.ports import GatewayUnitOfWork
-from gateway.recorder import Decide, Refused, record, record_in_savepoint
+from gateway.recorder import Decide, Refused, record, record_in_batch
 
 log = structlog.get_logger(__name__)
 
@@ -113,10 +114,17 @@ class RfqEngine:
                     uow.store.save_progress(session, progress, now)
                 staged = self._stage_outbound(uow, batch.outbound)
                 uow.commit()
-        except Exception:  # noqa: BLE001 - the commit failed: nothing of the batch happened
-            log.exception("batch_commit_failed", commands=len(items))
+        except Exception as error:  # noqa: BLE001 - the commit failed: nothing of the batch happened
             self._reload_book()
-            self._send_all([reply for item in items for reply in _failure(_command_of(item))])
+            if len(items) > 1:
+                # One command's rows (a key the database knew and memory did not) must not cost the
+                # others their turn: each is decided again alone, in a transaction of its own.
+                log.warning("batch_commit_failed_retrying_alone", commands=len(items), error=repr(error))
+                for item in items:
+                    self.handle_batch([item])
+                return
+            log.exception("batch_commit_failed", commands=len(items))
+            self._send_all(_commit_failure(_command_of(items[0]), error, self.book))
             return
         self.progress.update(batch.progress)
         self._deliver(batch.outbound, staged)
@@ -159,7 +167,7 @@ class RfqEngine:
             case _:
                 decide = self._decision_for(command, self._clock.now())
         try:
-            changes = record_in_savepoint(uow, decide)
+            changes = record_in_batch(uow, decide)
         except Refused as refused:
             self._refused(uow, command, refused.rejection, batch)
             return
@@ -327,6 +335,17 @@ def _failure(command: object) -> list[out.Outbound]:
     except Exception:  # noqa: BLE001 - nothing more can be done for this message
         log.exception("refusal_failed", command=type(command).__name__)
         return []
+
+
+def _commit_failure(command: object, error: Exception, book: RfqBook) -> list[out.Outbound]:
+    """A lone command whose transaction failed: a key the database enforces but memory did not
+    know (an id reused across a restart) is the counterparty's duplicate; anything else is ours."""
+    if isinstance(error, IntegrityError):
+        try:
+            return rejection_for(command, DomainRejection(RejectReason.DUPLICATE_ID, "duplicate id"), book)
+        except Exception:  # noqa: BLE001 - fall back to the generic refusal
+            log.exception("refusal_failed", command=type(command).__name__)
+    return _failure(command)
 
 
 def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:

@@ -56,16 +56,22 @@ class Refused(Exception):
         self.rejection = rejection
 
 
-def record_in_savepoint(uow: GatewayUnitOfWork, decide: Decide) -> Changeset:
-    """Decide and stage one command in its own savepoint of the batch's transaction (no commit).
+def record_in_batch(uow: GatewayUnitOfWork, decide: Decide) -> Changeset:
+    """Decide one command of a batch and stage its rows in the batch's transaction (no commit).
 
-    Raises Refused (the savepoint rolled back) when the command is refused; any other
-    exception also leaves the savepoint rolled back and propagates."""
+    Deciding writes nothing, and the rows are only staged (written with the batch's others at
+    its commit), so a command is refused with nothing to undo -- except its ledger intents, which
+    run in a SAVEPOINT of their own: a refusal or error there rolls back that command's postings
+    alone. Raises Refused when the command is refused; any other exception propagates with
+    nothing of the command written."""
     try:
-        with uow.savepoint():
-            changes = decide(uow)
-            execute_intents(uow.ledger, changes.ledger)
+        changes = decide(uow)
+        if not changes.ledger:
             uow.store.save(changes)
+            return changes
+        with uow.savepoint():
+            execute_intents(uow.ledger, changes.ledger)
+            uow.store.save(changes)  # inside: should staging fail, the postings go with the savepoint
     except (DomainRejection, InvalidTransition) as error:
         raise Refused(as_rejection(error)) from None
     except IntegrityError:

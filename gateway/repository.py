@@ -28,27 +28,63 @@ from ledger.uow import SqlUnitOfWork
 
 
 class SqlGatewayStore:
-    """gateway.ports.GatewayStore on the unit of work's SQL session (nothing here commits)."""
+    """gateway.ports.GatewayStore on the unit of work's SQL session (nothing here commits).
+
+    `save` stages a decision's rows; they are written together by `flush` -- before the commit,
+    before a savepoint opens and before any read that could need them -- so a batch of commands
+    pays one statement per table instead of one per command. A flush that fails leaves the store
+    broken: the transaction can no longer commit (on SQLite a failed executemany may have written
+    part of its rows)."""
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._staged = Changeset()
+        self._staged_client_ids: dict[tuple[str, str], Rfq] = {}
+        self.broken = False
+        self.in_savepoint = False  # staged rows written inside a savepoint would die with its rollback
 
     def save(self, changes: Changeset) -> None:
-        save_changeset(self._uow, changes)
+        self._staged.rfqs.extend(changes.rfqs)
+        self._staged.quotes.extend(changes.quotes)
+        self._staged.fills.extend(changes.fills)
+        self._staged.events.extend(changes.events)
+        for rfq in changes.rfqs:
+            self._staged_client_ids[(rfq.requester, rfq.client_req_id)] = rfq
+
+    def flush(self) -> None:
+        """Write every staged row (RFQs, then quotes, fills and events: the foreign keys' order)."""
+        if self.broken:
+            raise RuntimeError("an earlier staged write failed: this transaction cannot commit")
+        assert not self.in_savepoint, "staged rows are never written inside a command's savepoint"
+        staged = self._staged
+        if staged.is_empty:
+            return
+        self._staged, self._staged_client_ids = Changeset(), {}
+        try:
+            save_changeset(self._uow, staged)
+        except BaseException:
+            self.broken = True
+            raise
 
     def record_event(self, event: DomainEvent) -> None:
-        self._uow.add_event(event.event_type, event.payload(), rfq_id=event.rfq_id, occurred_at=event.occurred_at)
+        self._staged.events.append(event)
 
     def find_rfq_by_client_id(self, requester: SessionName, client_req_id: str) -> Rfq | None:
+        """Staged rows first (they are newer), then SQL: asked for every new RFQ, so it never flushes."""
+        staged = self._staged_client_ids.get((requester, client_req_id))
+        if staged is not None:
+            return staged
         return find_rfq_by_client_id(self._uow.session, requester, client_req_id)
 
     def load_book(self) -> RfqBook:
+        self.flush()
         return load_book(self._uow.session)
 
     def pending_operator_commands(self, limit: int) -> list[OperatorCommand]:
         return OperatorQueue(self._uow.session).pending(limit)
 
     def settled_fill(self, rfq_id: RfqId, exec_id: str) -> SettledFill | None:
+        self.flush()
         row = self._uow.session.execute(
             select(QuoteRow.solver_session, RfqRow.symbol, FillRow.last_price, FillRow.last_quantity)
             .join(QuoteRow, QuoteRow.id == FillRow.quote_id).join(RfqRow, RfqRow.id == FillRow.rfq_id)
@@ -56,12 +92,14 @@ class SqlGatewayStore:
         return None if row is None else SettledFill(row[0], row[1], row[2], row[3])
 
     def rfq_by_acceptance(self, requester: SessionName, client_resp_id: str) -> Rfq | None:
+        self.flush()
         row = self._uow.session.scalar(select(RfqRow).where(RfqRow.requester_session == requester,
                                                             RfqRow.client_resp_id == client_resp_id).limit(1)
                                        .execution_options(populate_existing=True))
         return rfq_from_row(row) if row is not None else None
 
     def quote_received(self, solver: SessionName, solver_quote_id: str, rfq_id: RfqId) -> bool:
+        self.flush()
         found = self._uow.session.scalar(select(QuoteRow.id).where(
             QuoteRow.rfq_id == rfq_id, QuoteRow.solver_session == solver,
             QuoteRow.solver_quote_id == solver_quote_id).limit(1))
@@ -110,13 +148,16 @@ class SqlGatewayUnitOfWork:
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._inner = SqlUnitOfWork(sessions, clock=clock.now)  # rows carry the engine's (injected) time
+        self._store: SqlGatewayStore | None = None
 
     def __enter__(self) -> SqlGatewayUnitOfWork:
         self._inner.__enter__()
+        self._store = SqlGatewayStore(self._inner)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        self._store = None
         self._inner.__exit__(exc_type, exc, traceback)
 
     @property
@@ -125,7 +166,8 @@ class SqlGatewayUnitOfWork:
 
     @property
     def store(self) -> SqlGatewayStore:
-        return SqlGatewayStore(self._inner)
+        assert self._store is not None, "use the unit of work inside a with block"
+        return self._store
 
     @property
     def session(self) -> Session:
@@ -133,15 +175,21 @@ class SqlGatewayUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """One command of a batch: its writes are undone alone if it is refused (SAVEPOINT)."""
+        """One command's ledger postings: undone alone if it is refused (SAVEPOINT). Rows other
+        commands staged stay staged (in memory) meanwhile: nothing inside may flush them."""
+        store = self.store
+        store.in_savepoint = True
         try:
             with self._inner.session.begin_nested():
                 yield
         except BaseException:
             self._inner.ledger.forget_locks()  # the rollback released the row locks taken inside it
             raise
+        finally:
+            store.in_savepoint = False
 
     def commit(self) -> None:
+        self.store.flush()
         self._inner.commit()
 
 
@@ -149,8 +197,11 @@ def save_changeset(uow: SqlUnitOfWork, changes: Changeset) -> None:
     """Stage every row of a changeset in the unit of work's transaction (no commit here): one
     upsert per table, fills and events inserted in one statement each."""
     session: Session = uow.session
-    upsert(session, table_of(RfqRow), [_rfq_values(rfq) for rfq in changes.rfqs], ["id"])
-    upsert(session, table_of(QuoteRow), [_quote_values(quote) for quote in changes.quotes], ["id"])
+    # The last row staged for an id is its newest state: one row per id.
+    rfqs = {rfq.rfq_id: rfq for rfq in changes.rfqs}
+    quotes = {quote.quote_id: quote for quote in changes.quotes}
+    upsert(session, table_of(RfqRow), [_rfq_values(rfq) for rfq in rfqs.values()], ["id"])
+    upsert(session, table_of(QuoteRow), [_quote_values(quote) for quote in quotes.values()], ["id"])
     if changes.fills:
         session.execute(insert(table_of(FillRow)), [
             {"rfq_id": fill.rfq_id, "quote_id": fill.quote_id, "exec_id": fill.exec_id,

@@ -49,10 +49,11 @@ def build(database_url: str | None, data_dir: Path) -> tuple[Stack, list[out.Out
     return stack, sent
 
 
-def run_rounds(stack: Stack, sent: list[out.Outbound], rfqs: int, batch: int) -> int:
+def run_rounds(stack: Stack, sent: list[out.Outbound], rfqs: int, batch: int, first: int = 0) -> int:
+    """`rfqs` whole lifecycles, client ids c<first>..; returns the commands handled."""
     engine, commands = stack.engine, 0
-    for start in range(0, rfqs, batch):
-        ids = range(start, min(start + batch, rfqs))
+    for start in range(first, first + rfqs, batch):
+        ids = range(start, min(start + batch, first + rfqs))
         sent.clear()
         engine.handle_batch([RequestQuote(REQ, f"c{i}", "AAPL", Side.BUY, Decimal(1), None) for i in ids])
         forwarded = [m.quote_req_id for m in sent if isinstance(m, out.ForwardQuoteRequest) and m.to == SOLVERS[0]]

@@ -6,11 +6,14 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.clock import FakeClock
 from core.refusal import RejectReason
 from core.types import SessionName, Side
+from gateway import repository
 from gateway.domain import outbound as out
+from gateway.domain.book import Changeset
 from gateway.domain.commands import CancelQuote, CancelRfq, QueryOrder, SessionStatusChanged
 from gateway.domain.rfq import RfqOrigin
 from gateway.handlers import intake as handlers_intake
@@ -124,3 +127,49 @@ def test_a_quote_request_id_reused_after_the_book_forgot_it_is_a_duplicate(harne
     harness.engine.handle(stubs.request_quote(client_req_id="reused"))
     [reject] = harness.take(out.RejectQuoteRequest)
     assert reject.reason is RejectReason.DUPLICATE_ID
+
+
+def _failing_for(client_req_id: str, error: Exception):
+    """save_changeset that fails (at the batch's flush) whenever the RFQ `client_req_id` is among its rows."""
+    real = repository.save_changeset
+
+    def save(uow, changes):
+        if any(rfq.client_req_id == client_req_id for rfq in changes.rfqs):
+            raise error
+        real(uow, changes)
+
+    return save
+
+
+def test_a_batch_whose_write_fails_is_decided_again_one_command_at_a_time(harness, monkeypatch):
+    """The rows of a batch are written together at its commit; when that write fails, no other
+    command of the batch pays for it: each is decided again alone, only the culprit is refused."""
+    monkeypatch.setattr(repository, "save_changeset",
+                        _failing_for("bad", IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))))
+    harness.engine.handle_batch([stubs.request_quote(client_req_id=client_id) for client_id in ("a", "bad", "b")])
+    [reject] = harness.take(out.RejectQuoteRequest)
+    assert reject.client_req_id == "bad" and reject.reason is RejectReason.DUPLICATE_ID
+    assert len(harness.take(out.ForwardQuoteRequest, to=SessionName("SOLVER1"))) == 2
+    with harness.uow() as uow:
+        stored = set(uow.session.scalars(select(RfqRow.client_req_id)))
+    assert stored == {"a", "b"}
+    assert harness.invariants() == []
+
+
+def test_a_lone_command_whose_write_fails_is_refused_with_nothing_written(harness, monkeypatch):
+    before = table_counts(harness)
+    monkeypatch.setattr(repository, "save_changeset", _failing_for("c7", Injected("disk gone")))
+    harness.engine.handle_batch([stubs.request_quote(client_req_id="c7")])
+    [reject] = harness.take(out.RejectQuoteRequest)
+    assert reject.reason is RejectReason.OTHER and "internal error" in reject.text
+    assert table_counts(harness) == before
+    assert harness.balance("REQ1", "USDC").locked == 0
+
+
+def test_staged_rows_are_never_written_inside_a_commands_savepoint(harness):
+    """A savepoint holds one command's postings; rows other commands staged must outlive its rollback."""
+    with harness.uow() as uow:
+        uow.store.save(Changeset(rfqs=[]))
+        with pytest.raises(AssertionError):
+            with uow.savepoint():
+                uow.store.rfq_by_acceptance(SessionName("REQ1"), "x")  # a read that flushes
