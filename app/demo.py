@@ -28,6 +28,7 @@ from marketcal.holidays import exchange_holidays
 from marketcal.sessions import EXCHANGE_TZ, MarketSession, TradingCalendar
 from ops.console.server import ConsoleServer
 from ops.recon_cli import run_reconcile, run_report
+from runtime.ports import free_port
 from transport.fix import tags as t
 from transport.fix.client import FixClient, Received
 from transport.fix.dictionary import DATA_DICTIONARY
@@ -37,12 +38,6 @@ DEMO_SUBMISSION_WINDOW_S = 3.0  # short windows so the expiry scenario takes sec
 DEMO_ACCEPTANCE_WINDOW_S = 3.0
 QUOTE_COLLECTION_S = 1.0
 MAX_SEARCH_STEPS = 2 * 24 * 21  # half-hour steps over three weeks
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_or_free(port: int) -> int:

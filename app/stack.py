@@ -2,7 +2,6 @@
 the gateway (acceptor + RFQ engine), the broker connector and the outbox relay."""
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -39,6 +38,7 @@ from ledger.uow import SqlUnitOfWork
 from marketcal.sessions import TradingRules
 from marketcal.store import load_trading_rules
 from runtime.periodic import Periodic
+from runtime.ports import free_port
 from runtime.worker import CommandWorker
 from transport.fix.dictionary import DATA_DICTIONARY
 from transport.fix.engine import FixEngine
@@ -53,25 +53,6 @@ log = structlog.get_logger(__name__)
 
 CREDENTIAL_REFRESH_S = 1.0  # how soon a password changed by an operator takes effect
 ROLL_POLL_S = 1.0  # how often the FIX trading-day roll is checked (it happens within a second of its time)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-PORT_PICKS = 16  # free_port_except's bound on attempts
-
-
-def free_port_except(taken: set[int]) -> int:
-    """A free loopback port that is none of `taken`: the configured public ports are bound only
-    later in start(), so the OS may offer one of them now."""
-    for _ in range(PORT_PICKS):
-        port = free_port()
-        if port not in taken:
-            return port
-    raise RuntimeError(f"no free port outside {sorted(taken)} in {PORT_PICKS} tries")
 
 
 class MarketPriceSource:
@@ -158,7 +139,7 @@ class Stack:
                                      lambda: None if self.publish_reserves() else None)
         # QuickFIX listens on a private loopback port; the public port is the logon screen's.
         fix_settings = self.settings.fix
-        private_port = free_port_except({gateway.port, self.settings.venue.port})
+        private_port = free_port(exclude=frozenset({gateway.port, self.settings.venue.port}))
         spec = EngineSpec(name="gateway", connection_type="acceptor", host="127.0.0.1", port=private_port,
                           sessions=tuple(SessionSpec(gateway.comp_id, s.comp_id,
                                                      options=self.settings.fix_options_for(s.comp_id))

@@ -2,7 +2,6 @@
 with scripted FIX test clients, shared by the end-to-end tests of a module."""
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -13,15 +12,10 @@ import pytest
 from app.settings import Settings
 from app.stack import Stack
 from core.clock import FakeClock
+from runtime.ports import free_port
 from tests.rawfix import RawFixSession
 from transport.fix.client import FixClient
 from transport.fix.dictionary import DATA_DICTIONARY
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stack_settings(data_dir, database_url: str | None = None, mqtt_url: str | None = None,

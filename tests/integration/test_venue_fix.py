@@ -1,13 +1,13 @@
 """The simulated venue over real QuickFIX sessions on loopback."""
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from runtime.ports import free_port
 from tests.fixclient import FixTestClient, ReceivedMessage
 from transport.fix.reader import format_decimal, format_utc_timestamp
 from venue_sim.market import ExchangeQuote, Market
@@ -20,12 +20,6 @@ FIX44_XML = REPO_ROOT / "fix_specs" / "FIX44.xml"
 VENUE, CLIENT = "VENUE", "CLIENT1"
 TIMEOUT_S = 15
 D = Decimal
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def now() -> datetime:
