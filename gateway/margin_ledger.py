@@ -101,7 +101,7 @@ def _lock_with_margin(ledger: Ledger, intent: LockWithMargin) -> None:
 def _post_with_margin(ledger: Ledger, intent: PostHoldWithMargin) -> None:
     post = intent.post
     try:
-        held = ledger.hold(post.hold_id).amount
+        held = ledger.hold_for_update(post.hold_id).amount
     except HoldNotFound:
         held = ZERO
     from_hold = min(post.amount, held)

@@ -34,6 +34,16 @@ LOCK_HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).with_for_update(
     populate_existing=True)
 HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).execution_options(populate_existing=True)
 ENTRY_BY_KEY = select(JournalEntry).where(JournalEntry.idempotency_key == bindparam("key"))
+# Before a lock: is its idempotency key or its hold id known? One round trip; almost always (None, None).
+LOCK_PROBE = select(
+    select(JournalEntry.id).where(JournalEntry.idempotency_key == bindparam("key")).scalar_subquery(),
+    select(Hold.id).where(Hold.id == bindparam("hold_id")).scalar_subquery())
+_HOLDS = table_of(Hold)
+INSERT_HOLD = insert(_HOLDS)
+RESOLVE_HOLD = (update(_HOLDS).where(_HOLDS.c.id == bindparam("hold_key"))
+                .values(status=bindparam("new_status"), posted_amount=bindparam("posted"),
+                        released_amount=bindparam("released"), resolved_at=bindparam("at"),
+                        resolve_entry_id=bindparam("entry_id"), beneficiary_account_id=bindparam("beneficiary")))
 
 
 def write_entry(session: Session, kind: str, idempotency_key: str, postings: list[Posting], *, description: str,
@@ -79,3 +89,15 @@ def write_balances(session: Session, balances: Iterable[tuple[LedgerAccount, Dec
     for account, available, locked in balances:
         set_committed_value(account, "available", available)
         set_committed_value(account, "locked", locked)
+
+
+def resolve_hold(session: Session, hold: Hold, status: str, posted: Decimal, released: Decimal, entry_id: int,
+                 at: datetime, beneficiary_account_id: int | None) -> None:
+    """One UPDATE of a row-locked hold; its ORM object is told the new values as committed ones."""
+    session.execute(RESOLVE_HOLD, {"hold_key": hold.id, "new_status": status, "posted": posted,
+                                   "released": released, "at": at, "entry_id": entry_id,
+                                   "beneficiary": beneficiary_account_id})
+    for name, value in (("status", status), ("posted_amount", posted), ("released_amount", released),
+                        ("resolved_at", at), ("resolve_entry_id", entry_id),
+                        ("beneficiary_account_id", beneficiary_account_id)):
+        set_committed_value(hold, name, value)

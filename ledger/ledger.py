@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import NamedTuple
 
 import structlog
 from sqlalchemy import select
@@ -23,7 +22,17 @@ from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
-from ledger.journal import ACCOUNT_BY_KEY, ENTRY_BY_KEY, HOLD, LOCK_ACCOUNTS, LOCK_HOLD, write_entry
+from ledger.journal import (
+    ACCOUNT_BY_KEY,
+    ENTRY_BY_KEY,
+    HOLD,
+    INSERT_HOLD,
+    LOCK_ACCOUNTS,
+    LOCK_HOLD,
+    LOCK_PROBE,
+    resolve_hold,
+    write_entry,
+)
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
 from ledger.postings import Posting, require_amount, require_text
 from ledger.views import (
@@ -48,12 +57,6 @@ MAX_EXPIRE_BATCH = 1000
 
 
 
-class _Entry(NamedTuple):
-    """A journal entry just written: only its id is needed afterwards."""
-
-    id: int
-
-
 class Ledger:
     def __init__(self, session: Session, clock: Now = utc_now) -> None:
         """One ledger per transaction: it remembers the account ids it looked up and the accounts
@@ -62,11 +65,13 @@ class Ledger:
         self._clock = clock
         self._account_ids: dict[tuple[str, str], int] = {}  # accounts that existed before we looked
         self._locked: dict[int, LedgerAccount] = {}  # row-locked in this transaction: nobody else can change them
+        self._locked_holds: dict[str, Hold] = {}  # likewise, holds
 
     def forget_locks(self) -> None:
         """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it, so
         every account is read and locked again before its next change."""
         self._locked.clear()
+        self._locked_holds.clear()
 
     # ----------------------------------------------------------------- queries
 
@@ -111,6 +116,10 @@ class Ledger:
             raise HoldNotFound(hold_id)
         return self._view(found)
 
+    def hold_for_update(self, hold_id: str) -> HoldView:
+        """The hold, row-locked until the transaction ends (a post or void of it that follows reads nothing)."""
+        return self._view(self._lock_hold(hold_id))
+
     def check_invariants(self) -> list[str]:
         return audit_ledger(self._session)
 
@@ -152,8 +161,7 @@ class Ledger:
         replayed = self._replay_entry(idempotency_key, "deposit", postings)
         if replayed is not None:
             return replayed
-        entry = self._write_entry("deposit", idempotency_key, postings, description=f"deposit {asset} to {owner}")
-        return entry.id
+        return self._write_entry("deposit", idempotency_key, postings, description=f"deposit {asset} to {owner}")
 
     def transfer(
         self, from_owner: str, to_owner: str, asset: str, amount: Decimal, idempotency_key: str, description: str
@@ -172,7 +180,7 @@ class Ledger:
             return replayed
         if from_owner != EXTERNAL_OWNER and source.available < amount:
             raise InsufficientFunds(from_owner, asset, source.available, amount)
-        return self._write_entry("transfer", idempotency_key, postings, description=description).id
+        return self._write_entry("transfer", idempotency_key, postings, description=description)
 
     def lock(
         self,
@@ -194,23 +202,23 @@ class Ledger:
             raise ValueError(f"expires_at must be timezone-aware: {expires_at!r}")
         account_id = self.account(owner, asset).id
         account = self._lock_accounts([account_id])[account_id]
-        replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
-        if replayed is not None:
-            return replayed
+        known_entry, known_hold = self._session.execute(LOCK_PROBE, {"key": idempotency_key, "hold_id": hold_id}).one()
+        if known_entry is not None or known_hold is not None:
+            replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
+            if replayed is not None:
+                return replayed
         if account.available < amount:
             raise InsufficientFunds(owner, asset, account.available, amount)
         now = self._clock()
         postings = [Posting(account, AVAILABLE, -amount), Posting(account, LOCKED, amount)]
-        entry = self._write_entry(
+        entry_id = self._write_entry(
             "lock", idempotency_key, postings, now=now, rfq_id=rfq_id, hold_id=hold_id, description=f"lock {hold_id}"
         )
-        hold = Hold(
-            id=hold_id, rfq_id=rfq_id, account_id=account.id, asset=asset, amount=amount, status=PENDING,
-            expires_at=expires_at, created_at=now, lock_entry_id=entry.id,
-        )
-        self._session.add(hold)
-        self._session.flush()
-        return self._lock_view(hold, owner)
+        self._session.execute(INSERT_HOLD, [{
+            "id": hold_id, "rfq_id": rfq_id, "account_id": account.id, "asset": asset, "amount": amount,
+            "status": PENDING, "expires_at": expires_at, "created_at": now, "lock_entry_id": entry_id}])
+        return HoldView(hold_id=hold_id, owner=owner, asset=asset, amount=amount, status=PENDING,
+                        posted_amount=None, released_amount=None)
 
     def post(self, hold_id: str, amount: Decimal, beneficiary_owner: str, idempotency_key: str) -> HoldView:
         """Pay `amount` of a pending hold to the beneficiary and release the rest to its owner.
@@ -236,13 +244,11 @@ class Ledger:
         if released > 0:
             postings.append(Posting(owner, AVAILABLE, released))
         now = self._clock()
-        entry = self._write_entry(
+        entry_id = self._write_entry(
             "post", idempotency_key, postings, now=now, rfq_id=hold.rfq_id, hold_id=hold.id,
             description=f"post {hold.id} to {beneficiary_owner}",
         )
-        self._resolve(hold, POSTED, amount, released, entry, now)
-        hold.beneficiary_account_id = beneficiary_id
-        self._session.flush()
+        resolve_hold(self._session, hold, POSTED, amount, released, entry_id, now, beneficiary_id)
         return self._view(hold)
 
     def void(self, hold_id: str, idempotency_key: str) -> HoldView:
@@ -302,9 +308,13 @@ class Ledger:
 
     def _lock_hold(self, hold_id: str) -> Hold:
         require_text("hold_id", hold_id, 64)
+        hold = self._locked_holds.get(hold_id)
+        if hold is not None:
+            return hold  # row-locked by this transaction: it cannot have changed under us
         hold = self._session.scalars(LOCK_HOLD, {"hold_id": hold_id}).one_or_none()
         if hold is None:
             raise HoldNotFound(hold_id)
+        self._locked_holds[hold_id] = hold
         return hold
 
     def _find_entry(self, idempotency_key: str) -> JournalEntry | None:
@@ -352,22 +362,11 @@ class Ledger:
         owner = self._lock_accounts([hold.account_id])[hold.account_id]
         postings = [Posting(owner, LOCKED, -hold.amount), Posting(owner, AVAILABLE, hold.amount)]
         now = self._clock()
-        entry = self._write_entry(
+        entry_id = self._write_entry(
             "void", idempotency_key, postings, now=now, rfq_id=hold.rfq_id, hold_id=hold.id, description=description
         )
-        self._resolve(hold, VOIDED, Decimal(0), hold.amount, entry, now)
-        self._session.flush()
+        resolve_hold(self._session, hold, VOIDED, Decimal(0), hold.amount, entry_id, now, None)
         return self._view(hold)
-
-    @staticmethod
-    def _resolve(
-        hold: Hold, status: str, posted: Decimal, released: Decimal, entry: _Entry, now: datetime
-    ) -> None:
-        hold.status = status
-        hold.posted_amount = posted
-        hold.released_amount = released
-        hold.resolved_at = now
-        hold.resolve_entry_id = entry.id
 
     def _write_entry(
         self,
@@ -379,10 +378,9 @@ class Ledger:
         now: datetime | None = None,
         rfq_id: int | None = None,
         hold_id: str | None = None,
-    ) -> _Entry:
-        entry_id = write_entry(self._session, kind, idempotency_key, postings, description=description,
-                               created_at=now or self._clock(), rfq_id=rfq_id, hold_id=hold_id)
-        return _Entry(entry_id)
+    ) -> int:
+        return write_entry(self._session, kind, idempotency_key, postings, description=description,
+                           created_at=now or self._clock(), rfq_id=rfq_id, hold_id=hold_id)
 
     def _view(self, hold: Hold) -> HoldView:
         owner = self._session.get(LedgerAccount, hold.account_id)
