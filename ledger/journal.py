@@ -38,7 +38,11 @@ ENTRY_BY_KEY = select(JournalEntry).where(JournalEntry.idempotency_key == bindpa
 LOCK_PROBE = select(
     select(JournalEntry.id).where(JournalEntry.idempotency_key == bindparam("key")).scalar_subquery(),
     select(Hold.id).where(Hold.id == bindparam("hold_id")).scalar_subquery())
-_HOLDS = table_of(Hold)
+_ENTRIES, _LINES, _ACCOUNTS, _HOLDS = (table_of(model) for model in (JournalEntry, JournalLine, LedgerAccount, Hold))
+INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+INSERT_LINES = insert(_LINES)
+UPDATE_BALANCES = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
+                   .values(available=bindparam("new_available"), locked=bindparam("new_locked")))
 INSERT_HOLD = insert(_HOLDS)
 RESOLVE_HOLD = (update(_HOLDS).where(_HOLDS.c.id == bindparam("hold_key"))
                 .values(status=bindparam("new_status"), posted_amount=bindparam("posted"),
@@ -50,12 +54,9 @@ def write_entry(session: Session, kind: str, idempotency_key: str, postings: lis
                 created_at: datetime, rfq_id: int | None = None, hold_id: str | None = None) -> int:
     """One balanced journal entry; returns its id. The account balances move with it."""
     assert_balanced(postings)
-    entry_id: int = session.execute(
-        insert(table_of(JournalEntry)).values(
-            kind=kind, idempotency_key=idempotency_key, rfq_id=rfq_id, hold_id=hold_id,
-            description=description, created_at=created_at,
-        ).returning(table_of(JournalEntry).c.id)
-    ).scalar_one()
+    entry_id: int = session.execute(INSERT_ENTRY, {
+        "kind": kind, "idempotency_key": idempotency_key, "rfq_id": rfq_id, "hold_id": hold_id,
+        "description": description, "created_at": created_at}).scalar_one()
     lines = []
     balances: dict[int, tuple[LedgerAccount, Decimal, Decimal]] = {}
     with localcontext(EXACT_CONTEXT):
@@ -71,7 +72,7 @@ def write_entry(session: Session, kind: str, idempotency_key: str, postings: lis
             balances[account.id] = (account, available, locked)
     for account, _, locked in balances.values():
         assert locked >= 0, f"account {account.id} locked went negative"
-    session.execute(insert(table_of(JournalLine)), lines)
+    session.execute(INSERT_LINES, lines)
     write_balances(session, balances.values())
     log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
     return entry_id
@@ -82,10 +83,7 @@ def write_balances(session: Session, balances: Iterable[tuple[LedgerAccount, Dec
     row-locked by this transaction; after a SAVEPOINT rollback `Ledger.forget_locks` reloads it)."""
     rows = [{"account_id": account.id, "new_available": available, "new_locked": locked}
             for account, available, locked in balances]
-    table = table_of(LedgerAccount)
-    session.execute(
-        update(table).where(table.c.id == bindparam("account_id"))
-        .values(available=bindparam("new_available"), locked=bindparam("new_locked")), rows)
+    session.execute(UPDATE_BALANCES, rows)
     for account, available, locked in balances:
         set_committed_value(account, "available", available)
         set_committed_value(account, "locked", locked)

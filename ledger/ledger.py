@@ -15,19 +15,17 @@ from decimal import Decimal, localcontext
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
+from ledger.accounts import AccountLocks
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
 from ledger.journal import (
-    ACCOUNT_BY_KEY,
     ENTRY_BY_KEY,
     HOLD,
     INSERT_HOLD,
-    LOCK_ACCOUNTS,
     LOCK_HOLD,
     LOCK_PROBE,
     resolve_hold,
@@ -54,23 +52,19 @@ log = structlog.get_logger(__name__)
 
 RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
-
-
-
 class Ledger:
     def __init__(self, session: Session, clock: Now = utc_now) -> None:
         """One ledger per transaction: it remembers the account ids it looked up and the accounts
         it row-locked, so a batch of commands on the same accounts asks SQL once."""
         self._session = session
         self._clock = clock
-        self._account_ids: dict[tuple[str, str], int] = {}  # accounts that existed before we looked
-        self._locked: dict[int, LedgerAccount] = {}  # row-locked in this transaction: nobody else can change them
-        self._locked_holds: dict[str, Hold] = {}  # likewise, holds
+        self._accounts = AccountLocks(session, clock)
+        self._locked_holds: dict[str, Hold] = {}  # row-locked in this transaction: nobody else can change them
 
     def forget_locks(self) -> None:
         """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it, so
         every account is read and locked again before its next change."""
-        self._locked.clear()
+        self._accounts.forget()
         self._locked_holds.clear()
 
     # ----------------------------------------------------------------- queries
@@ -82,22 +76,10 @@ class Ledger:
 
     def account(self, owner: str, asset: str) -> LedgerAccount:
         """Get or create the (owner, asset) account; safe against a concurrent creator."""
-        require_text("owner", owner, 64)
-        require_text("asset", asset, 16)
-        known_id = self._account_ids.get((owner, asset))
-        if known_id is not None and known_id in self._locked:
-            return self._locked[known_id]
-        found = self._find_account(owner, asset)
-        if found is not None:
-            self._account_ids[(owner, asset)] = found.id
-            return found
-        self._insert_account_if_missing(owner, asset)
-        created = self._find_account(owner, asset)
-        assert created is not None, f"account {owner}/{asset} missing right after insert"
-        return created
+        return self._accounts.account(owner, asset)
 
     def balance(self, owner: str, asset: str) -> Balance:
-        found = self._find_account(owner, asset)
+        found = self._accounts.find(owner, asset)
         if found is None:
             return Balance(available=Decimal(0), locked=Decimal(0))
         return Balance(available=found.available, locked=found.locked)
@@ -143,9 +125,8 @@ class Ledger:
         For a read-check-write spanning several commands: balances read here cannot change before
         the commands that follow run. Locks in ascending id order, like every other command.
         """
-        account_ids = [self.account(owner, asset).id for owner, asset in pairs]
-        locked = self._lock_accounts(account_ids).values()
-        return {(account.owner, account.asset): Balance(account.available, account.locked) for account in locked}
+        accounts, _ = self._accounts.lock_pairs(list(pairs))
+        return {pair: Balance(account.available, account.locked) for pair, account in accounts.items()}
 
     # ---------------------------------------------------------------- commands
 
@@ -155,8 +136,8 @@ class Ledger:
         require_text("idempotency_key", idempotency_key, 128)
         if owner == EXTERNAL_OWNER:
             raise InvalidAccount("cannot deposit into the external counterpart")
-        accounts = self._lock_accounts([self.account(owner, asset).id, self.account(EXTERNAL_OWNER, asset).id])
-        target, source = self._by_owner(accounts, owner), self._by_owner(accounts, EXTERNAL_OWNER)
+        accounts, _ = self._accounts.lock_pairs([(owner, asset), (EXTERNAL_OWNER, asset)])
+        target, source = accounts[(owner, asset)], accounts[(EXTERNAL_OWNER, asset)]
         postings = [Posting(target, AVAILABLE, amount), Posting(source, AVAILABLE, -amount)]
         replayed = self._replay_entry(idempotency_key, "deposit", postings)
         if replayed is not None:
@@ -172,8 +153,8 @@ class Ledger:
         require_text("description", description, 256)
         if from_owner == to_owner:
             raise InvalidAccount(f"transfer from {from_owner} to itself")
-        accounts = self._lock_accounts([self.account(from_owner, asset).id, self.account(to_owner, asset).id])
-        source, target = self._by_owner(accounts, from_owner), self._by_owner(accounts, to_owner)
+        accounts, _ = self._accounts.lock_pairs([(from_owner, asset), (to_owner, asset)])
+        source, target = accounts[(from_owner, asset)], accounts[(to_owner, asset)]
         postings = [Posting(source, AVAILABLE, -amount), Posting(target, AVAILABLE, amount)]
         replayed = self._replay_entry(idempotency_key, "transfer", postings)
         if replayed is not None:
@@ -200,8 +181,7 @@ class Ledger:
             raise InvalidAccount("the external counterpart cannot lock funds")
         if expires_at is not None and expires_at.tzinfo is None:
             raise ValueError(f"expires_at must be timezone-aware: {expires_at!r}")
-        account_id = self.account(owner, asset).id
-        account = self._lock_accounts([account_id])[account_id]
+        account = self._accounts.lock_pairs([(owner, asset)])[0][(owner, asset)]
         known_entry, known_hold = self._session.execute(LOCK_PROBE, {"key": idempotency_key, "hold_id": hold_id}).one()
         if known_entry is not None or known_hold is not None:
             replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
@@ -235,9 +215,8 @@ class Ledger:
             return self._view(hold)
         if amount > hold.amount:
             raise HoldExceeded(hold_id, hold.amount, amount)
-        beneficiary_id = self.account(beneficiary_owner, hold.asset).id
-        accounts = self._lock_accounts([hold.account_id, beneficiary_id])
-        owner, beneficiary = accounts[hold.account_id], accounts[beneficiary_id]
+        by_pair, by_id = self._accounts.lock_pairs([(beneficiary_owner, hold.asset)], also_ids=[hold.account_id])
+        owner, beneficiary = by_id[hold.account_id], by_pair[(beneficiary_owner, hold.asset)]
         with localcontext(EXACT_CONTEXT):
             released = hold.amount - amount
         postings = [Posting(owner, LOCKED, -hold.amount), Posting(beneficiary, AVAILABLE, amount)]
@@ -248,7 +227,7 @@ class Ledger:
             "post", idempotency_key, postings, now=now, rfq_id=hold.rfq_id, hold_id=hold.id,
             description=f"post {hold.id} to {beneficiary_owner}",
         )
-        resolve_hold(self._session, hold, POSTED, amount, released, entry_id, now, beneficiary_id)
+        resolve_hold(self._session, hold, POSTED, amount, released, entry_id, now, beneficiary.id)
         return self._view(hold)
 
     def void(self, hold_id: str, idempotency_key: str) -> HoldView:
@@ -275,36 +254,6 @@ class Ledger:
         return [self.void(hold_id, f"expire:{hold_id}") for hold_id in due_ids]
 
     # ----------------------------------------------------------------- helpers
-
-    def _find_account(self, owner: str, asset: str) -> LedgerAccount | None:
-        # populate_existing: balances committed by other transactions must not be hidden by
-        # objects this session loaded earlier (autoflush has already written our own changes).
-        return self._session.scalars(ACCOUNT_BY_KEY, {"owner": owner, "asset": asset}).one_or_none()
-
-    def _insert_account_if_missing(self, owner: str, asset: str) -> None:
-        dialect_name = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-        statement = insert(LedgerAccount).values(
-            owner=owner, asset=asset, available=Decimal(0), locked=Decimal(0), created_at=self._clock()
-        )
-        self._session.execute(statement.on_conflict_do_nothing(index_elements=["owner", "asset"]))
-
-    def _lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LedgerAccount]:
-        ids = sorted(set(account_ids))
-        missing = [account_id for account_id in ids if account_id not in self._locked]
-        if missing:
-            # Only accounts not yet locked in this transaction are read (and locked) again: a row we
-            # hold the lock on cannot have changed under us (after a SAVEPOINT rollback SQLAlchemy
-            # expires our objects, so they reload).
-            locked = self._session.scalars(LOCK_ACCOUNTS, {"ids": missing})
-            self._locked.update((account.id, account) for account in locked)
-        accounts = {account_id: self._locked[account_id] for account_id in ids if account_id in self._locked}
-        assert sorted(accounts) == ids, f"accounts {ids} vanished while locking"
-        return accounts
-
-    @staticmethod
-    def _by_owner(accounts: dict[int, LedgerAccount], owner: str) -> LedgerAccount:
-        return next(account for account in accounts.values() if account.owner == owner)
 
     def _lock_hold(self, hold_id: str) -> Hold:
         require_text("hold_id", hold_id, 64)
@@ -359,7 +308,7 @@ class Ledger:
         return self._view(hold)
 
     def _release(self, hold: Hold, idempotency_key: str, description: str) -> HoldView:
-        owner = self._lock_accounts([hold.account_id])[hold.account_id]
+        owner = self._accounts.lock_ids([hold.account_id])[hold.account_id]
         postings = [Posting(owner, LOCKED, -hold.amount), Posting(owner, AVAILABLE, hold.amount)]
         now = self._clock()
         entry_id = self._write_entry(

@@ -286,3 +286,29 @@ def test_check_invariants_reports_tampering(uow_factory: UowFactory) -> None:
     assert any("locked is 50, journal says 60" in problem for problem in problems)
     assert any("pending holds sum to 60" in problem for problem in problems)
     assert any("asset USD sums to -10" in problem for problem in problems)
+
+
+def test_a_remembered_account_id_that_now_names_another_account_is_not_used(uow_factory: UowFactory) -> None:
+    """Account ids are remembered across transactions (ledger/accounts.py); after the accounts are
+    recreated under other ids, a command must still move the named account's money, not the row
+    that now carries the remembered id."""
+    _fund(uow_factory, "alice", "100")
+    _fund(uow_factory, "bob", "100")
+    with uow_factory() as uow:
+        ids = {owner: uow.ledger.account(owner, "USD").id for owner in ("alice", "bob")}
+        for table in ("holds", "journal_lines", "journal_entries", "ledger_accounts"):
+            uow.session.execute(text(f"DELETE FROM {table}"))
+        # bob now carries alice's old id and alice bob's: a remembered id would pick the wrong owner
+        for owner, account_id in (("bob", ids["alice"]), ("alice", ids["bob"])):
+            uow.session.execute(text("INSERT INTO ledger_accounts (id, owner, asset, available, locked, created_at) "
+                                     "VALUES (:id, :owner, 'USD', '0', '0', :at)"),
+                                {"id": account_id, "owner": owner, "at": T0})
+        uow.commit()
+    _fund(uow_factory, "alice", "7")
+    with uow_factory() as uow:
+        uow.ledger.lock("h-alice", "alice", "USD", Decimal("5"), "lock-h-alice")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.balance("alice", "USD") == Balance(Decimal("2"), Decimal("5"))
+        assert uow.ledger.balance("bob", "USD") == Balance(Decimal(0), Decimal(0))
+        assert uow.ledger.check_invariants() == []
