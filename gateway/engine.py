@@ -279,7 +279,7 @@ class RfqEngine:
             except Exception:  # noqa: BLE001 - one bad message must not keep the others back
                 log.exception("outbox_redelivery_failed", message=type(message).__name__)
         with self._uow_factory() as uow:
-            uow.store.mark_outbound_delivered(pending[-1][0])
+            uow.store.mark_outbound_delivered(pending[-1][0], keep_mark=True)
             uow.commit()
         self._delivered_through = self._marked_through = pending[-1][0]
         log.warning("outbox_redelivered", messages=len(pending))
@@ -350,6 +350,6 @@ def _commit_failure(command: object, error: Exception, book: RfqBook) -> list[ou
 
 def _id_taken_in(uow: GatewayUnitOfWork) -> Callable[[SessionName, str], bool]:
     def id_taken(requester: SessionName, client_req_id: str) -> bool:
-        return uow.store.find_rfq_by_client_id(requester, client_req_id) is not None
+        return uow.store.client_id_taken(requester, client_req_id)
 
     return id_taken

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -25,6 +25,10 @@ from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, R
 from gateway.models import FillRow, FixOutboxRow, FixOutboxStateRow, QuoteRow, RfqRow, SessionProgressRow
 from ledger.ledger import Ledger
 from ledger.uow import SqlUnitOfWork
+
+DELETE_DELIVERED = delete(FixOutboxRow).where(FixOutboxRow.id <= bindparam("through_id"))
+CLIENT_ID_TAKEN = (select(RfqRow.id).where(RfqRow.requester_session == bindparam("requester"),
+                                           RfqRow.client_req_id == bindparam("client_req_id")).limit(1))
 
 
 class SqlGatewayStore:
@@ -76,6 +80,13 @@ class SqlGatewayStore:
             return staged
         return find_rfq_by_client_id(self._uow.session, requester, client_req_id)
 
+    def client_id_taken(self, requester: SessionName, client_req_id: str) -> bool:
+        """Asked for every new RFQ (ids memory forgot): staged rows, then one indexed SELECT of an id."""
+        if (requester, client_req_id) in self._staged_client_ids:
+            return True
+        found = self._uow.session.execute(CLIENT_ID_TAKEN, {"requester": requester, "client_req_id": client_req_id})
+        return found.first() is not None
+
     def load_book(self) -> RfqBook:
         self.flush()
         return load_book(self._uow.session)
@@ -121,11 +132,14 @@ class SqlGatewayStore:
         ids = self._uow.session.execute(insert(table).returning(table.c.id), rows).scalars().all()
         return max(ids)
 
-    def mark_outbound_delivered(self, through_id: int) -> None:
-        """Every outbox message up to `through_id` is in QuickFIX's store: drop them, keep the mark."""
+    def mark_outbound_delivered(self, through_id: int, keep_mark: bool = False) -> None:
+        """Every outbox message up to `through_id` is in QuickFIX's store: drop them. What is left is
+        what was never handed over (ids are never reused), so the delete is the mark; `keep_mark`
+        also records it in fix_outbox_state (at start-up, for the operator's eyes)."""
         session = self._uow.session
-        upsert(session, table_of(FixOutboxStateRow), [{"id": 1, "delivered_through": through_id}], ["id"])
-        session.execute(delete(FixOutboxRow).where(FixOutboxRow.id <= through_id))
+        if keep_mark:
+            upsert(session, table_of(FixOutboxStateRow), [{"id": 1, "delivered_through": through_id}], ["id"])
+        session.execute(DELETE_DELIVERED, {"through_id": through_id})
 
     def undelivered_outbound(self) -> list[tuple[int, out.Outbound]]:
         session = self._uow.session

@@ -142,7 +142,7 @@ class FakeGatewayStore:
             self.outbox[self.outbox_next_id] = message
         return self.outbox_next_id if messages else 0
 
-    def mark_outbound_delivered(self, through_id: int) -> None:
+    def mark_outbound_delivered(self, through_id: int, keep_mark: bool = False) -> None:
         self.outbox = {key: message for key, message in self.outbox.items() if key > through_id}
 
     def undelivered_outbound(self) -> list[tuple[int, Outbound]]:
@@ -160,6 +160,9 @@ class FakeGatewayStore:
     def find_rfq_by_client_id(self, requester: SessionName, client_req_id: str) -> Rfq | None:
         return next((rfq for rfq in self.rfqs.values()
                      if rfq.requester == requester and rfq.client_req_id == client_req_id), None)
+
+    def client_id_taken(self, requester: SessionName, client_req_id: str) -> bool:
+        return self.find_rfq_by_client_id(requester, client_req_id) is not None
 
     def load_book(self) -> RfqBook:
         book = RfqBook(next_rfq_id=max(self.rfqs, default=0) + 1)

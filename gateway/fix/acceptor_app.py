@@ -251,18 +251,25 @@ class OutboundSender:
         self._clock = clock
         self._failures: dict[str, tuple[float, int]] = {}  # session -> (last logged at, unlogged failures)
         self._lock = threading.Lock()
+        self._session_ids: dict[str, fix.SessionID] = {}  # one per counterparty: bounded by the configured sessions
 
     def __call__(self, message: out.Outbound) -> None:
         fix_message = self.render(message, self._clock.now())
-        if not send(fix_message, session_id(self._comp_id, message.to)):
+        if not send(fix_message, self._session_id(message.to)):
             self._send_failed(message)
+
+    def _session_id(self, to: str) -> fix.SessionID:
+        found = self._session_ids.get(to)
+        if found is None:
+            found = self._session_ids[to] = session_id(self._comp_id, to)
+        return found
 
     def resend(self, message: out.Outbound) -> None:
         """A message that may have been sent before (the FIX outbox after a crash): PossResend 97=Y,
         so the counterparty checks its ids (ExecID, QuoteID) before acting on it again."""
         fix_message = self.render(message, self._clock.now())
         fix_message.getHeader().setField(fix.PossResend(True))
-        if not send(fix_message, session_id(self._comp_id, message.to)):
+        if not send(fix_message, self._session_id(message.to)):
             self._send_failed(message)
 
     def _send_failed(self, message: out.Outbound) -> None:
