@@ -42,11 +42,9 @@ class AccountLocks:
         """Get or create the (owner, asset) account; safe against a concurrent creator."""
         require_text("owner", owner, 64)
         require_text("asset", asset, 16)
-        known_id = self._known_ids.get((owner, asset))
-        if known_id is not None:
-            locked = self._locked.get(known_id)
-            if locked is not None and (locked.owner, locked.asset) == (owner, asset):
-                return locked
+        locked = self.locked(owner, asset)
+        if locked is not None:
+            return locked
         found = self.find(owner, asset)
         if found is None:
             self._insert_if_missing(owner, asset)
@@ -54,6 +52,12 @@ class AccountLocks:
             assert found is not None, f"account {owner}/{asset} missing right after insert"
         self._remember(owner, asset, found.id)
         return found
+
+    def locked(self, owner: str, asset: str) -> LedgerAccount | None:
+        """The account if this transaction holds its row lock (its balances are current): no SQL."""
+        known_id = self._known_ids.get((owner, asset))
+        account = self._locked.get(known_id) if known_id is not None else None
+        return account if account is not None and (account.owner, account.asset) == (owner, asset) else None
 
     def find(self, owner: str, asset: str) -> LedgerAccount | None:
         # populate_existing: balances committed by other transactions must not be hidden by

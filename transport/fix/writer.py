@@ -28,7 +28,7 @@ def put(field_map: fix.FieldMap, tag: int, value: object) -> None:
         text = format_utc_timestamp(value)
     else:
         text = str(value)
-    field_map.setField(fix.StringField(tag, text))
+    field_map.setField(tag, text)  # the (int, str) overload: no StringField object built and dropped
 
 
 def new_group(count_tag: int, delimiter_tag: int, member_tags: list[int]) -> fix.Group:
