@@ -90,6 +90,9 @@ class FixSection(StrictModel):
     reset_on_logout: bool = False
     reset_on_disconnect: bool = False
     store: Literal["file", "memory"] = "file"  # memory: nothing survives a restart (benchmarks only)
+    # Offsets of the newest stored messages each session keeps in memory (QuickFIX/J's
+    # FileStoreMaxCachedMsgs); older ones are read from the store's index file on resend. 0: all.
+    store_max_cached_messages: int = Field(default=10_000, ge=0, le=10_000_000)
     schedule: FixScheduleSection = FixScheduleSection()
 
     def options(self, overrides: FixSessionOverrides | None = None) -> SessionOptions:

@@ -145,7 +145,8 @@ class Stack:
                                                      options=self.settings.fix_options_for(s.comp_id))
                                          for s in self.settings.sessions),
                           data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
-                          defaults=fix_settings.options(), store=fix_settings.store)
+                          defaults=fix_settings.options(), store=fix_settings.store,
+                          store_max_cached_messages=fix_settings.store_max_cached_messages)
         self.roll_check = Periodic("fix-roll", ROLL_POLL_S, lambda: None if self.roller.poll() else None)
         logon_check = self.credentials if gateway.require_logon_password else None
         intake = IntakeGuard(self._intake_limits)

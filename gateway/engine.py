@@ -1,20 +1,22 @@
 """The RFQ engine: one thread, owning the book, turning commands into committed changes.
 
 The worker hands the engine every command waiting, as a batch. For each command: decide (pure
-handlers, which read the book and balances and return a Changeset with ledger intents), then
-record it in its own SAVEPOINT of the batch's one transaction (gateway/recorder.py) and apply
-it to memory, so the next command of the batch sees it. A refused command rolls back its
-savepoint alone. Then one commit for the whole batch -- with each session's last processed
-MsgSeqNum (exactly-once intake, gateway/domain/progress.py) and every reply it decided (the FIX
-outbox) -- and only after the commit is any reply sent: a state change is always durable before
-a message reports it (group commit). The next transaction records that the replies reached
-QuickFIX's store; replies a crash kept from it are sent at the next start (PossResend=Y).
+handlers, which read the book and balances and return a Changeset with ledger intents), run its
+ledger intents in a SAVEPOINT of its own (gateway/recorder.py), stage its rows, and apply it to
+memory, so the next command of the batch sees it. A refused command rolls back its savepoint
+alone (deciding and staging write nothing). Then one commit for the whole batch -- its staged
+rows written one statement per table, each session's last processed MsgSeqNum (exactly-once
+intake, gateway/domain/progress.py) and every reply it decided (the FIX outbox) -- and only after
+the commit is any reply sent: a state change is always durable before a message reports it
+(group commit). The next transaction deletes the outbox rows that reached QuickFIX's store;
+replies a crash kept from it are sent at the next start (PossResend=Y).
 
 Error boundary: every inbound message gets exactly one answer. An unexpected exception while
 deciding or recording a command rolls its savepoint back and answers with the reject that fits
 the message (AG 658=99, ER 150=8, AI 297=5, BN 1036=2 or j 380=0), logged with its traceback.
-If the commit itself fails, memory is rebuilt from the database and every command of the
-batch is answered as refused: nothing of it happened.
+If the batch's write or commit fails, memory is rebuilt from the database and each command is
+decided again alone, in a transaction of its own; a lone command whose commit fails is refused
+(a duplicate key as DUPLICATE_ID): nothing of it happened.
 """
 from __future__ import annotations
 

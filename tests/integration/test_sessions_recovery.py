@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,37 @@ def test_a_report_made_while_the_requester_is_away_arrives_when_it_returns(tmp_p
         expired = back.wait_for(lambda m: m.msg_type == "AI" and m.get(t.QUOTE_REQ_ID) == "away-1")
         assert expired[t.QUOTE_STATUS] == "7"
         assert expired.get(43) == "Y"  # PossDupFlag: delivered by resend, under its original MsgSeqNum
+    finally:
+        running.close()
+
+
+def _small_store_memory(settings):
+    return settings.model_copy(update={"fix": settings.fix.model_copy(update={"store_max_cached_messages": 2})})
+
+
+def test_messages_older_than_the_stores_memory_are_still_resent(tmp_path):
+    """[fix] store_max_cached_messages bounds the message offsets QuickFIX's file store keeps in memory
+    (patched QuickFIX, tools/quickfix/patch_sources.py): with a bound of 2, the six reports made while
+    REQ1 was away are resent all the same -- four of them found through the store's index file."""
+    assert version("quickfix").endswith("+rfq2"), "the bound needs the patched QuickFIX (scripts/bootstrap.sh)"
+    running = start_stack(tmp_path, with_broker=False, adjust=_small_store_memory)
+    try:
+        requester = running.connect("REQ1")
+        running.connect("SOLVER1")
+        req_ids = [f"old-{n}" for n in range(6)]
+        for req_id in req_ids:
+            quote_request(requester, req_id)
+        wait_until(lambda: all(running.stack.engine.book.rfq_by_client_id("REQ1", r) for r in req_ids),
+                   what="six RFQs")
+        requester.stop()
+        wait_until(lambda: "REQ1" not in running.stack.engine.book.logged_on, what="REQ1 gone")
+        running.clock.advance(200)  # every RFQ expires while REQ1 is away: six AI stored for it
+        wait_until(lambda: all(running.stack.engine.book.rfq_by_client_id("REQ1", r).is_terminal for r in req_ids),
+                   what="expiries")
+        back = reconnect(running, "REQ1")
+        for req_id in req_ids:
+            expired = back.wait_for(lambda m, r=req_id: m.msg_type == "AI" and m.get(t.QUOTE_REQ_ID) == r)
+            assert expired[t.QUOTE_STATUS] == "7" and expired.get(43) == "Y"
     finally:
         running.close()
 

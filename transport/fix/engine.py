@@ -23,11 +23,11 @@ import quickfix as fix
 from transport.fix.application import GuardedApplication
 from transport.fix.settings_builder import EngineSpec
 
-REQUIRED_QUICKFIX_LOCAL_VERSION = "rfq1"  # tools/quickfix/patch_sources.py PATCH_LEVEL
+REQUIRED_QUICKFIX_LOCAL_VERSION = "rfq2"  # tools/quickfix/patch_sources.py PATCH_LEVEL
 
 
 class UnpatchedQuickFix(RuntimeError):
-    """The installed QuickFIX lacks the socket-lifetime fix this project depends on."""
+    """The installed QuickFIX lacks the fixes this project depends on (socket lifetime, bounded store index)."""
 
 
 def check_quickfix_build() -> str:

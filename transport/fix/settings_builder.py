@@ -54,6 +54,11 @@ class SessionSpec:
 # "file": QuickFIX's FileStore under the data directory (durable across restarts);
 # "memory": nothing survives a restart (benchmarks and throwaway tools only).
 STORE_KINDS = ("file", "memory")
+# The file store keeps the offsets of only this many of the newest messages in memory; a resend of
+# older ones reads them from its header file (QuickFIX/J's FileStoreMaxCachedMsgs and default, patched
+# into QuickFIX 1.16 by tools/quickfix/patch_sources.py). Without a bound the index grows by ~64 bytes
+# per message sent until the day's sequence reset.
+DEFAULT_STORE_MAX_CACHED_MESSAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class EngineSpec:
     reconnect_interval_s: int = 1
     defaults: SessionOptions = SessionOptions()
     store: str = "file"
+    store_max_cached_messages: int = DEFAULT_STORE_MAX_CACHED_MESSAGES  # 0: every offset in memory
 
     @property
     def store_dir(self) -> Path:
@@ -101,6 +107,7 @@ class EngineSpec:
             f"ReconnectInterval={self.reconnect_interval_s}",
             f"# message store: {self.store}",
             f"FileStorePath={store}",
+            f"FileStoreMaxCachedMsgs={self.store_max_cached_messages}",
             f"FileLogPath={logs}",
             "PersistMessages=Y",
             "SocketNodelay=Y",
