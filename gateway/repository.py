@@ -34,9 +34,9 @@ CLIENT_ID_TAKEN = (select(RfqRow.id).where(RfqRow.requester_session == bindparam
 class SqlGatewayStore:
     """gateway.ports.GatewayStore on the unit of work's SQL session (nothing here commits).
 
-    `save` stages a decision's rows; they are written together by `flush` -- before the commit,
-    before a savepoint opens and before any read that could need them -- so a batch of commands
-    pays one statement per table instead of one per command. A flush that fails leaves the store
+    `save` stages a decision's rows; they are written together by `flush` -- before the commit and
+    before any read that could need them, never inside a savepoint -- so a batch of commands pays
+    one statement per table instead of one per command. A flush that fails leaves the store
     broken: the transaction can no longer commit (on SQLite a failed executemany may have written
     part of its rows)."""
 
@@ -54,6 +54,11 @@ class SqlGatewayStore:
         self._staged.events.extend(changes.events)
         for rfq in changes.rfqs:
             self._staged_client_ids[(rfq.requester, rfq.client_req_id)] = rfq
+
+    @property
+    def staged_rows(self) -> int:
+        staged = self._staged
+        return len(staged.rfqs) + len(staged.quotes) + len(staged.fills) + len(staged.events)
 
     def flush(self) -> None:
         """Write every staged row (RFQs, then quotes, fills and events: the foreign keys' order)."""
@@ -192,12 +197,15 @@ class SqlGatewayUnitOfWork:
         """One command's ledger postings: undone alone if it is refused (SAVEPOINT). Rows other
         commands staged stay staged (in memory) meanwhile: nothing inside may flush them."""
         store = self.store
+        staged_before = store.staged_rows
         store.in_savepoint = True
         try:
             with self._inner.session.begin_nested():
                 yield
         except BaseException:
             self._inner.ledger.forget_locks()  # the rollback released the row locks taken inside it
+            if store.staged_rows != staged_before:
+                store.broken = True  # rows staged for postings that did not hold: the batch cannot commit
             raise
         finally:
             store.in_savepoint = False

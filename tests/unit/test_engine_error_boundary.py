@@ -173,3 +173,28 @@ def test_staged_rows_are_never_written_inside_a_commands_savepoint(harness):
         with pytest.raises(AssertionError):
             with uow.savepoint():
                 uow.store.rfq_by_acceptance(SessionName("REQ1"), "x")  # a read that flushes
+
+
+def test_rows_staged_in_a_savepoint_that_failed_never_reach_the_database(harness, monkeypatch):
+    """The acceptance's postings are rolled back with its savepoint; the rows it staged there must not
+    be written with the batch: the batch is decided again command by command, the acceptance refused."""
+    presented = harness.quoted_rfq()
+    harness.sent.clear()
+    real_save = SqlGatewayStore.save
+
+    def stage_then_fail(store, changes):
+        real_save(store, changes)
+        if changes.ledger:
+            raise Injected("after staging, inside the savepoint")
+
+    monkeypatch.setattr(SqlGatewayStore, "save", stage_then_fail)
+    harness.engine.handle_batch([stubs.accept_quote(quote_id=presented.quote_id),
+                                 stubs.request_quote(client_req_id="unharmed")])
+    assert [type(m) for m in harness.take(out.BusinessReject)] == [out.BusinessReject]
+    assert harness.take(out.ForwardQuoteRequest)  # the other command of the batch went through
+    with harness.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Hold)) == 0
+        accepted = uow.session.scalar(select(RfqRow.accepted_quote_id).where(RfqRow.id == 1))
+    assert accepted is None
+    assert harness.balance("REQ1", "USDC").locked == 0
+    assert harness.invariants() == []
