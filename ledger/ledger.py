@@ -52,10 +52,12 @@ log = structlog.get_logger(__name__)
 
 RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
+
+
 class Ledger:
     def __init__(self, session: Session, clock: Now = utc_now) -> None:
-        """One ledger per transaction: it remembers the account ids it looked up and the accounts
-        it row-locked, so a batch of commands on the same accounts asks SQL once."""
+        """One ledger per transaction: the accounts and holds it row-locked are read once (account ids
+        are also remembered across transactions, ledger/accounts.py)."""
         self._session = session
         self._clock = clock
         self._accounts = AccountLocks(session, clock)
