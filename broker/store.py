@@ -22,9 +22,8 @@ from ledger.uow import SqlUnitOfWork
 from marketcal.sessions import EXCHANGE_TZ
 
 TEXT_LENGTH = 256  # characters: the text columns' width; longer venue texts are cut, never refused
-
-
 VENUE_PROGRESS_KEY = "venue"  # the connector has one venue session
+
 
 class BrokerStore:
     """Implements the broker's RfqStore, OrderStore and TokenBook ports on SQL."""

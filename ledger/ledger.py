@@ -81,7 +81,9 @@ class Ledger:
         return self._accounts.account(owner, asset)
 
     def balance(self, owner: str, asset: str) -> Balance:
-        found = self._accounts.locked(owner, asset) or self._accounts.find(owner, asset)
+        found = self._accounts.locked(owner, asset)
+        if found is None:
+            found = self._accounts.find(owner, asset)
         if found is None:
             return Balance(available=Decimal(0), locked=Decimal(0))
         return Balance(available=found.available, locked=found.locked)
