@@ -306,6 +306,8 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = "rfq/events"
     # Run on a simulated wall clock that starts here (tests and demos outside market hours); unset: real time.
     simulated_start: datetime | None = None
+    # Every this many seconds the process hands glibc's free heap pages back (runtime/memory.py); 0: never.
+    memory_trim_interval_s: float = Field(default=30.0, ge=0)
     gateway: GatewaySection = GatewaySection()
     fix: FixSection = FixSection()
     venue: VenueSection = VenueSection()

@@ -37,6 +37,7 @@ from ledger.outbox_relay import OutboxRelay
 from ledger.uow import SqlUnitOfWork
 from marketcal.sessions import TradingRules
 from marketcal.store import load_trading_rules
+from runtime.memory import can_release_free_memory, release_free_memory
 from runtime.periodic import Periodic
 from runtime.ports import free_port
 from runtime.worker import CommandWorker
@@ -147,6 +148,9 @@ class Stack:
                           data_dir=self.data_dir, data_dictionary=DATA_DICTIONARY,
                           defaults=fix_settings.options(), store=fix_settings.store,
                           store_max_cached_messages=fix_settings.store_max_cached_messages)
+        self.memory_trim = (Periodic("memory-trim", self.settings.memory_trim_interval_s,
+                                     lambda: None if release_free_memory() else None)
+                            if self.settings.memory_trim_interval_s > 0 and can_release_free_memory() else None)
         self.roll_check = Periodic("fix-roll", ROLL_POLL_S, lambda: None if self.roller.poll() else None)
         logon_check = self.credentials if gateway.require_logon_password else None
         intake = IntakeGuard(self._intake_limits)
@@ -277,6 +281,8 @@ class Stack:
         self.credential_refresh.start()
         self.roll_check.start()
         self.reserves_job.start()
+        if self.memory_trim is not None:
+            self.memory_trim.start()
         self.screen.start()  # counterparties can log on from here
         if self.broker:
             self.feed_poller.start()
@@ -306,6 +312,8 @@ class Stack:
         self.screen.stop()
         self.roll_check.stop()
         self.reserves_job.stop()
+        if self.memory_trim is not None:
+            self.memory_trim.stop()
         self.credential_refresh.stop()
         self.worker.stop()
         self.gateway_fix.stop()

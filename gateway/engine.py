@@ -74,6 +74,9 @@ class _Batch:
     outbound: list[out.Outbound] = field(default_factory=list)
     committed: list[Changeset] = field(default_factory=list)
     progress: dict[SessionName, SessionProgress] = field(default_factory=dict)
+    # Commands of a batch of several undo a refusal's postings without a SQL savepoint; a command
+    # decided alone (a batch of one, or again after its batch failed) uses one.
+    virtual_savepoints: bool = False
 
 
 class RfqEngine:
@@ -106,7 +109,7 @@ class RfqEngine:
         self.handle_batch([command])
 
     def handle_batch(self, items: Sequence[object]) -> None:
-        batch = _Batch()
+        batch = _Batch(virtual_savepoints=len(items) > 1)
         try:
             with self._uow_factory() as uow:
                 for item in items:
@@ -169,7 +172,7 @@ class RfqEngine:
             case _:
                 decide = self._decision_for(command, self._clock.now())
         try:
-            changes = record_in_batch(uow, decide)
+            changes = record_in_batch(uow, decide, virtual_savepoint=batch.virtual_savepoints)
         except Refused as refused:
             self._refused(uow, command, refused.rejection, batch)
             return

@@ -90,8 +90,10 @@ class GatewayUnitOfWork(Protocol):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None: ...
 
-    def savepoint(self) -> AbstractContextManager[None]:
-        """Inside a unit of work: a block whose writes roll back alone when it raises."""
+    def savepoint(self, virtual: bool = False) -> AbstractContextManager[None]:
+        """Inside a unit of work: a block whose writes roll back alone when it raises. `virtual`:
+        without a SQL savepoint when its writes are still staged; should any have reached the
+        database, the unit of work can no longer commit (the caller decides again, alone)."""
         ...
 
     def commit(self) -> None: ...

@@ -56,20 +56,20 @@ class Refused(Exception):
         self.rejection = rejection
 
 
-def record_in_batch(uow: GatewayUnitOfWork, decide: Decide) -> Changeset:
+def record_in_batch(uow: GatewayUnitOfWork, decide: Decide, virtual_savepoint: bool = False) -> Changeset:
     """Decide one command of a batch and stage its rows in the batch's transaction (no commit).
 
     Deciding writes nothing, and the rows are only staged (written with the batch's others at
     its commit), so a command is refused with nothing to undo -- except its ledger intents, which
-    run in a SAVEPOINT of their own: a refusal or error there rolls back that command's postings
-    alone. Raises Refused when the command is refused; any other exception propagates with
+    run in a savepoint of their own (virtual: the ledger's staged rows dropped, see
+    SqlGatewayUnitOfWork.savepoint): a refusal or error there undoes that command's postings alone. Raises Refused when the command is refused; any other exception propagates with
     nothing of the command written."""
     try:
         changes = decide(uow)
         if not changes.ledger:
             uow.store.save(changes)
             return changes
-        with uow.savepoint():
+        with uow.savepoint(virtual=virtual_savepoint):
             execute_intents(uow.ledger, changes.ledger)
             uow.store.save(changes)  # inside: should staging fail, the postings go with the savepoint
     except (DomainRejection, InvalidTransition) as error:

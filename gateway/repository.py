@@ -24,11 +24,13 @@ from gateway.domain.quotes import Quote, QuoteStatus
 from gateway.domain.rfq import TERMINAL_STATES, ExecutionMode, Rfq, RfqOrigin, RfqState
 from gateway.models import FillRow, FixOutboxRow, FixOutboxStateRow, QuoteRow, RfqRow, SessionProgressRow
 from ledger.ledger import Ledger
+from ledger.pending import reads_no_ledger_rows
 from ledger.uow import SqlUnitOfWork
 
 DELETE_DELIVERED = delete(FixOutboxRow).where(FixOutboxRow.id <= bindparam("through_id"))
 CLIENT_ID_TAKEN = (select(RfqRow.id).where(RfqRow.requester_session == bindparam("requester"),
                                            RfqRow.client_req_id == bindparam("client_req_id")).limit(1))
+reads_no_ledger_rows(CLIENT_ID_TAKEN)  # asked mid-batch for every new RFQ: the ledger's staged rows can wait
 
 
 class SqlGatewayStore:
@@ -193,19 +195,31 @@ class SqlGatewayUnitOfWork:
         return self._inner.session
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """One command's ledger postings: undone alone if it is refused (SAVEPOINT). Rows other
-        commands staged stay staged (in memory) meanwhile: nothing inside may flush them."""
+    def savepoint(self, virtual: bool = False) -> Iterator[None]:
+        """One command's ledger postings: undone alone if it is refused. Rows other commands staged
+        stay staged (in memory) meanwhile: nothing inside may flush them.
+
+        A SQL SAVEPOINT costs two statements and SQLAlchemy's nested-transaction bookkeeping per
+        command; `virtual` undoes the ledger's staged rows instead (ledger/pending.py), which holds
+        as long as nothing of the command reached the database -- if something did, the batch
+        cannot commit and the engine decides each command again alone, with SQL savepoints."""
         store = self.store
         staged_before = store.staged_rows
+        ledger = self._inner.ledger
+        mark = ledger.mark() if virtual else None
         store.in_savepoint = True
         try:
-            with self._inner.session.begin_nested():
+            if mark is not None:
                 yield
+            else:
+                with self._inner.session.begin_nested():
+                    yield
         except BaseException:
-            self._inner.ledger.forget_locks()  # the rollback released the row locks taken inside it
-            if store.staged_rows != staged_before:
-                store.broken = True  # rows staged for postings that did not hold: the batch cannot commit
+            undone = ledger.undo_to(mark) if mark is not None else True
+            if mark is None:
+                ledger.forget_locks()  # the rollback released the row locks taken inside it
+            if store.staged_rows != staged_before or not undone:
+                store.broken = True  # rows of a command that did not hold may be written: the batch cannot commit
             raise
         finally:
             store.in_savepoint = False

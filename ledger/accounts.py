@@ -17,8 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import Now
-from ledger.journal import ACCOUNT_BY_KEY, LOCK_ACCOUNTS
+from ledger.journal import ACCOUNT_BY_ID, ACCOUNT_BY_KEY, LOCK_ACCOUNTS
 from ledger.models import LedgerAccount
+from ledger.pending import pending_writes
 from ledger.postings import require_text
 
 Pair = tuple[str, str]  # (owner, asset)
@@ -59,9 +60,20 @@ class AccountLocks:
         account = self._locked.get(known_id) if known_id is not None else None
         return account if account is not None and (account.owner, account.asset) == (owner, asset) else None
 
+    def by_id(self, account_id: int) -> LedgerAccount | None:
+        """The account (owner and asset never change; its balances may be stale unless locked)."""
+        locked = self._locked.get(account_id)
+        if locked is not None:
+            return locked
+        connection = self._session.connection()
+        pending_writes(connection).flush_for_accounts(connection, [account_id])
+        return self._session.scalars(ACCOUNT_BY_ID, {"account_id": account_id}).one_or_none()
+
     def find(self, owner: str, asset: str) -> LedgerAccount | None:
         # populate_existing: balances committed by other transactions must not be hidden by
         # objects this session loaded earlier (autoflush has already written our own changes).
+        connection = self._session.connection()
+        pending_writes(connection).flush_for_pair(connection, (owner, asset))  # its staged balance first
         return self._session.scalars(ACCOUNT_BY_KEY, {"owner": owner, "asset": asset}).one_or_none()
 
     def lock_pairs(self, pairs: list[Pair], also_ids: Iterable[int] = ()
@@ -87,6 +99,8 @@ class AccountLocks:
         if missing:
             # Only accounts not yet locked in this transaction are read (and locked): after a
             # SAVEPOINT rollback SQLAlchemy expires our objects and `forget` drops them.
+            connection = self._session.connection()
+            pending_writes(connection).flush_for_accounts(connection, missing)  # their staged balances first
             self._locked.update((account.id, account) for account in self._session.scalars(LOCK_ACCOUNTS,
                                                                                           {"ids": missing}))
         accounts = {account_id: self._locked[account_id] for account_id in ids if account_id in self._locked}

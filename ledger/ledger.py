@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.clock import Now, utc_now
@@ -25,13 +27,14 @@ from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, Insuf
 from ledger.journal import (
     ENTRY_BY_KEY,
     HOLD,
-    INSERT_HOLD,
     LOCK_HOLD,
     LOCK_PROBE,
     resolve_hold,
+    stage_hold,
     write_entry,
 )
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
+from ledger.pending import Mark, listen, pending_writes
 from ledger.postings import Posting, require_amount, require_text
 from ledger.views import (
     AVAILABLE,
@@ -54,14 +57,37 @@ RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
 
 
+@dataclass(frozen=True)
+class LedgerMark:
+    pending: Mark
+    new_objects: int  # ORM objects added to the session (an outbox row, an equity record) by then
+
+
 class Ledger:
     def __init__(self, session: Session, clock: Now = utc_now) -> None:
         """One ledger per transaction: the accounts and holds it row-locked are read once (account ids
         are also remembered across transactions, ledger/accounts.py)."""
         self._session = session
         self._clock = clock
+        bind = session.get_bind()
+        listen(bind if isinstance(bind, Engine) else bind.engine)  # staged rows written in time (ledger/pending.py)
         self._accounts = AccountLocks(session, clock)
         self._locked_holds: dict[str, Hold] = {}  # row-locked in this transaction: nobody else can change them
+
+    def mark(self) -> LedgerMark:
+        """Where a command begins, to undo it without a SQL savepoint (`undo_to`)."""
+        return LedgerMark(pending_writes(self._session.connection()).mark(), len(self._session.new))
+
+    def undo_to(self, mark: LedgerMark) -> bool:
+        """Drop what the ledger staged since `mark` and forget what it read since; False (nothing
+        undone) when something reached the database or the session since -- only a SQL rollback
+        can undo that."""
+        if len(self._session.new) != mark.new_objects:
+            return False
+        if not pending_writes(self._session.connection()).undo_to(mark.pending):
+            return False
+        self.forget_locks()  # balances in memory moved with the dropped rows: read them again
+        return True
 
     def forget_locks(self) -> None:
         """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it, so
@@ -186,6 +212,10 @@ class Ledger:
         if expires_at is not None and expires_at.tzinfo is None:
             raise ValueError(f"expires_at must be timezone-aware: {expires_at!r}")
         account = self._accounts.lock_pairs([(owner, asset)])[0][(owner, asset)]
+        connection = self._session.connection()
+        pending = pending_writes(connection)
+        pending.flush_for_hold(connection, hold_id)
+        pending.flush_for_entry_key(connection, idempotency_key)
         known_entry, known_hold = self._session.execute(LOCK_PROBE, {"key": idempotency_key, "hold_id": hold_id}).one()
         if known_entry is not None or known_hold is not None:
             replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
@@ -198,9 +228,9 @@ class Ledger:
         entry_id = self._write_entry(
             "lock", idempotency_key, postings, now=now, rfq_id=rfq_id, hold_id=hold_id, description=f"lock {hold_id}"
         )
-        self._session.execute(INSERT_HOLD, [{
+        stage_hold(self._session, {
             "id": hold_id, "rfq_id": rfq_id, "account_id": account.id, "asset": asset, "amount": amount,
-            "status": PENDING, "expires_at": expires_at, "created_at": now, "lock_entry_id": entry_id}])
+            "status": PENDING, "expires_at": expires_at, "created_at": now, "lock_entry_id": entry_id})
         return HoldView(hold_id=hold_id, owner=owner, asset=asset, amount=amount, status=PENDING,
                         posted_amount=None, released_amount=None)
 
@@ -264,6 +294,8 @@ class Ledger:
         hold = self._locked_holds.get(hold_id)
         if hold is not None:
             return hold  # row-locked by this transaction: it cannot have changed under us
+        connection = self._session.connection()
+        pending_writes(connection).flush_for_hold(connection, hold_id)  # a hold staged earlier is read back
         hold = self._session.scalars(LOCK_HOLD, {"hold_id": hold_id}).one_or_none()
         if hold is None:
             raise HoldNotFound(hold_id)
@@ -271,6 +303,8 @@ class Ledger:
         return hold
 
     def _find_entry(self, idempotency_key: str) -> JournalEntry | None:
+        connection = self._session.connection()
+        pending_writes(connection).flush_for_entry_key(connection, idempotency_key)  # staged: written first
         return self._session.scalars(ENTRY_BY_KEY, {"key": idempotency_key}).one_or_none()
 
     def _replay_entry(self, idempotency_key: str, kind: str, postings: list[Posting]) -> int | None:
@@ -336,7 +370,7 @@ class Ledger:
                            created_at=now or self._clock(), rfq_id=rfq_id, hold_id=hold_id)
 
     def _view(self, hold: Hold) -> HoldView:
-        owner = self._session.get(LedgerAccount, hold.account_id)
+        owner = self._accounts.by_id(hold.account_id)
         assert owner is not None, f"hold {hold.id} without account"
         return HoldView(
             hold_id=hold.id, owner=owner.owner, asset=hold.asset, amount=hold.amount, status=hold.status,

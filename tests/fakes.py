@@ -200,7 +200,7 @@ class FakeUnitOfWork:
         self._snapshot = None
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self, virtual: bool = False) -> Iterator[None]:  # in memory: always undone alone
         ledger, store = copy.deepcopy(self.ledger), copy.deepcopy(self.store)
         try:
             yield

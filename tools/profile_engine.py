@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import tempfile
 import time
@@ -98,7 +99,7 @@ def main() -> None:
         print(f"engine: {arguments.rfqs} RFQs in {elapsed:.2f} s = {arguments.rfqs / elapsed:.0f} RFQs/s, "
               f"{commands / elapsed:.0f} commands/s (batch {arguments.batch}; {filled} filled in SQL)")
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ def child_environment(world: BenchWorld, settings: Settings) -> dict[str, str]:
         "RFQ_DATA_DIR": str(world.data_dir),
         "RFQ_GATEWAY__PORT": str(world.gateway_port),
         "RFQ_VENUE__PORT": str(world.venue_port),
+        "RFQ_CONSOLE__PORT": "0",  # any free port: a console already on the configured one must not stop the run
         "RFQ_SIMULATED_START": SIMULATED_START,
         "RFQ_LOG_FORMAT": "json",
         "RFQ_SESSIONS": json.dumps(sessions),
