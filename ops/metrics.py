@@ -40,6 +40,7 @@ class _OpenRfq:
     state: RfqState
     created_at: datetime
     quoted: bool = False
+    quote_ids: list[str] = field(default_factory=list)  # forgotten with the RFQ (their solvers label its fills)
 
 
 @dataclass
@@ -92,14 +93,19 @@ class GatewayMetrics:
         with self._lock:
             for quote in changes.quotes:
                 self._see_quote(int(quote.rfq_id), str(quote.solver), quote.received_at, str(quote.quote_id))
+            for fill in changes.fills:  # before the RFQ's end forgets its quotes
+                self.fills.labels(solver=self._quote_solver.get(str(fill.quote_id), "unknown")).inc()
             for rfq in changes.rfqs:
                 self._see_rfq(rfq)
-            for fill in changes.fills:
-                self.fills.labels(solver=self._quote_solver.get(str(fill.quote_id), "unknown")).inc()
             for domain_event in changes.events:
                 if isinstance(domain_event, (SessionLoggedOn, SessionLoggedOut)):
                     self.logged_on.labels(session=domain_event.session).set(
                         1 if isinstance(domain_event, SessionLoggedOn) else 0)
+
+    @property
+    def quotes_remembered(self) -> int:
+        """Quotes whose solver is kept to label fills: those of open RFQs only (memory stays flat)."""
+        return len(self._quote_solver)
 
     def _see_rfq(self, rfq: Rfq) -> None:
         tracked = self._tracker.open.get(int(rfq.rfq_id))
@@ -117,6 +123,8 @@ class GatewayMetrics:
             self.filled.observe(max((rfq.updated_at - rfq.created_at).total_seconds(), 0.0))
         if rfq.state in TERMINAL_STATES:
             self._tracker.open.pop(int(rfq.rfq_id), None)
+            for quote_id in tracked.quote_ids:
+                self._quote_solver.pop(quote_id, None)
         else:
             self._tracker.open[int(rfq.rfq_id)] = tracked
 
@@ -127,6 +135,8 @@ class GatewayMetrics:
             self.first_quote.observe(max((received_at - tracked.created_at).total_seconds(), 0.0))
         if quote_id not in self._quote_solver:
             self._quote_solver[quote_id] = solver
+            if tracked is not None:
+                tracked.quote_ids.append(quote_id)
             self.quotes.labels(solver=solver).inc()
             while len(self._quote_solver) > MAX_QUOTES_REMEMBERED:
                 self._quote_solver.pop(next(iter(self._quote_solver)))
