@@ -36,7 +36,11 @@ class AccountLocks:
         self._known_ids = _KNOWN_ACCOUNT_IDS.setdefault(id(session.get_bind()), {})
 
     def forget(self) -> None:
-        """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it."""
+        """After a rollback to a savepoint (SQL or virtual): PostgreSQL released the row locks taken
+        inside it, and the balances these objects were told may be undone -- expired, whoever
+        still holds one reads it again."""
+        for account in self._locked.values():
+            self._session.expire(account)
         self._locked.clear()
 
     def account(self, owner: str, asset: str) -> LedgerAccount:

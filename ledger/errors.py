@@ -39,5 +39,10 @@ class HoldExceeded(LedgerError):
         self.requested = requested
 
 
+class StagedWriteFailed(Exception):
+    """Writing the ledger's staged rows failed part-way (ledger/pending.py): the transaction holds
+    some of them and not others, so it can only roll back. Not a refusal: nothing may commit."""
+
+
 class IdempotencyConflict(LedgerError):
     """An idempotency key or hold id is reused for a different command."""

@@ -16,7 +16,8 @@ import structlog
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.money import EXACT_CONTEXT
+from core.money import EXACT_CONTEXT, storable_decimal_problem
+from ledger.errors import InvalidAmount
 from ledger.models import Hold, LedgerAccount
 from ledger.pending import pending_writes
 from ledger.postings import Posting, assert_balanced
@@ -39,34 +40,44 @@ log = structlog.get_logger(__name__)
 
 def write_entry(session: Session, kind: str, idempotency_key: str, postings: list[Posting], *, description: str,
                 created_at: datetime, rfq_id: int | None = None, hold_id: str | None = None) -> int:
-    """One balanced journal entry; returns its id. The account balances move with it."""
+    """One balanced journal entry; returns its id. The account balances move with it.
+    Everything is checked before anything is staged: a refusal leaves nothing behind."""
     assert_balanced(postings)
+    balances = _new_balances(postings)
     connection = session.connection()
     pending = pending_writes(connection)
     entry_id = pending.reserve_entry_id(connection)
     pending.stage_entry({"id": entry_id, "kind": kind, "idempotency_key": idempotency_key, "rfq_id": rfq_id,
                          "hold_id": hold_id, "description": description, "created_at": created_at})
-    lines = []
+    pending.stage_lines([{"entry_id": entry_id, "account_id": posting.account.id, "asset": posting.account.asset,
+                          "bucket": posting.bucket, "amount": posting.amount} for posting in postings])
+    write_balances(session, balances)
+    if pending.full:
+        pending.write(connection)
+    log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
+    return entry_id
+
+
+def _new_balances(postings: list[Posting]) -> list[tuple[LedgerAccount, Decimal, Decimal]]:
+    """Each account's (available, locked) after the postings; refused (InvalidAmount) if the store
+    could not hold one -- here, in the command, not later when the staged rows are written."""
     balances: dict[int, tuple[LedgerAccount, Decimal, Decimal]] = {}
     with localcontext(EXACT_CONTEXT):
         for posting in postings:
             account = posting.account
-            lines.append({"entry_id": entry_id, "account_id": account.id, "asset": account.asset,
-                          "bucket": posting.bucket, "amount": posting.amount})
             _, available, locked = balances.get(account.id, (account, account.available, account.locked))
             if posting.bucket == AVAILABLE:
                 available += posting.amount
             else:
                 locked += posting.amount
             balances[account.id] = (account, available, locked)
-    for account, _, locked in balances.values():
+    for account, available, locked in balances.values():
         assert locked >= 0, f"account {account.id} locked went negative"
-    pending.stage_lines(lines)
-    write_balances(session, balances.values())
-    if pending.full:
-        pending.write(connection)
-    log.debug("ledger_entry", kind=kind, entry_id=entry_id, idempotency_key=idempotency_key, hold_id=hold_id)
-    return entry_id
+        for balance in (available, locked):
+            problem = storable_decimal_problem(balance)
+            if problem is not None:
+                raise InvalidAmount(f"account {account.owner}/{account.asset} would hold {problem}")
+    return list(balances.values())
 
 
 def write_balances(session: Session, balances: Iterable[tuple[LedgerAccount, Decimal, Decimal]]) -> None:

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core.clock import Now, utc_now
 from core.money import EXACT_CONTEXT
@@ -84,15 +85,26 @@ class Ledger:
         can undo that."""
         if len(self._session.new) != mark.new_objects:
             return False
-        if not pending_writes(self._session.connection()).undo_to(mark.pending):
+        dropped = pending_writes(self._session.connection()).undo_to(mark.pending)
+        if dropped is None:
             return False
-        self.forget_locks()  # balances in memory moved with the dropped rows: read them again
+        # The objects of the dropped rows hold the undone values, and other holders of them (another
+        # Ledger on this session, a caller) would trust them: expired, they are read again when used.
+        identities = self._session.identity_map
+        for model, keys in ((LedgerAccount, dropped.account_ids), (Hold, dropped.hold_ids)):
+            for key in keys:
+                found = identities.get(identity_key(model, key))
+                if found is not None:
+                    self._session.expire(found)
+        self.forget_locks()
         return True
 
     def forget_locks(self) -> None:
         """After a ROLLBACK TO SAVEPOINT: PostgreSQL released the row locks taken inside it, so
         every account is read and locked again before its next change."""
         self._accounts.forget()
+        for hold in self._locked_holds.values():
+            self._session.expire(hold)
         self._locked_holds.clear()
 
     # ----------------------------------------------------------------- queries

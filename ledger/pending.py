@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
+from ledger.errors import StagedWriteFailed
 from ledger.statements import (
     ACCOUNT_BY_ID,
     ACCOUNT_BY_KEY,
@@ -86,6 +87,12 @@ class Mark:
     writes: int
 
 
+@dataclass(frozen=True)
+class Dropped:
+    account_ids: frozenset[int]
+    hold_ids: frozenset[str]
+
+
 class PendingWrites:
     def __init__(self) -> None:
         self._seq = 0
@@ -97,6 +104,7 @@ class PendingWrites:
         self._entry_keys: set[str] = set()
         self._next_sqlite_entry_id: int | None = None
         self._writing = False
+        self.failed = False  # a write of staged rows failed part-way: the transaction can only roll back
         self.writes = 0  # statements that changed the database in this transaction (counted by the listener)
 
     # -- staging (the ledger) ---------------------------------------------------------------
@@ -153,7 +161,10 @@ class PendingWrites:
 
     # -- writing ----------------------------------------------------------------------------
     def write(self, connection: Connection) -> None:
-        """Write everything staged, one statement per table (balances: the newest per account)."""
+        """Write everything staged, one statement per table (balances: the newest per account).
+        Should one statement fail, the others may have run: the transaction is marked failed and
+        every later statement and the commit refuse (StagedWriteFailed)."""
+        self.refuse_if_failed()
         if not self._staged or self._writing:
             return
         rows, self._staged = self._staged, []
@@ -173,20 +184,31 @@ class PendingWrites:
             for statement, name in _WRITE_ORDER:
                 if by_table[name]:
                     connection.execute(statement, by_table[name])
+        except BaseException:
+            self.failed = True
+            raise
         finally:
             self._writing = False
+
+    def refuse_if_failed(self) -> None:
+        if self.failed:
+            raise StagedWriteFailed("writing the ledger's staged rows failed earlier in this transaction: "
+                                    "it can only roll back")
 
     # -- undoing a command without a SQL savepoint ------------------------------------------
     def mark(self) -> Mark:
         return Mark(self._seq, self.writes)
 
-    def undo_to(self, mark: Mark) -> bool:
-        """Drop what was staged after `mark`. False (nothing dropped) when something reached the
-        database since: only a SQL rollback can undo that."""
-        if self.writes != mark.writes:
-            return False
+    def undo_to(self, mark: Mark) -> Dropped | None:
+        """Drop what was staged after `mark`; returns the accounts and holds whose rows were dropped
+        (their objects in memory hold the undone values). None (nothing dropped) when something
+        reached the database since: only a SQL rollback can undo that."""
+        if self.writes != mark.writes or self.failed:
+            return None
+        dropped = [row for row in self._staged if row.seq > mark.seq]
         self._keep([row for row in self._staged if row.seq <= mark.seq])
-        return True
+        return Dropped(account_ids=frozenset(row.values["account_id"] for row in dropped if row.table == "balances"),
+                       hold_ids=frozenset(row.values["hold_key"] for row in dropped if row.table == "resolutions"))
 
     # -- SQL savepoints (the listener) ------------------------------------------------------
     def savepoint_opened(self) -> None:
@@ -292,6 +314,8 @@ def _on_begin(connection: Connection) -> None:
 
 def _before_execute(connection: Connection, clause: Any, *_: Any) -> None:
     pending = _current(connection)
+    if pending is not None and pending.failed and not isinstance(clause, _SAVEPOINT_CLAUSES):
+        pending.refuse_if_failed()
     if (pending is None or id(clause) in READS_WITHOUT_STAGED or id(clause) in _NO_LEDGER_ROWS
             or isinstance(clause, _SAVEPOINT_CLAUSES)):
         return

@@ -3,15 +3,20 @@ written before anything can read them and at commit, and follow savepoints and r
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
-from ledger.ledger import Balance
+from ledger.errors import InvalidAmount, StagedWriteFailed
+from ledger.ledger import Balance, Ledger
 from ledger.pending import pending_writes
 from ledger.uow import SqlUnitOfWork
 
 UowFactory = Callable[..., SqlUnitOfWork]
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def _fund(uow_factory: UowFactory, owner: str, amount: str) -> None:
@@ -164,4 +169,58 @@ def test_entry_ids_reserved_by_transactions_at_once_never_collide(uow_factory: U
         first.commit()
         second.commit()
     with uow_factory() as uow:
+        assert uow.ledger.check_invariants() == []
+
+
+def test_a_balance_the_store_cannot_hold_is_refused_by_the_command_itself(uow_factory: UowFactory) -> None:
+    """Checked when staged, not when written: the command fails where it stands (inside its savepoint)."""
+    _fund(uow_factory, "alice", "9" * 26)  # external is at -99..9 (26 digits): the column's limit
+    with uow_factory() as uow:
+        with pytest.raises(InvalidAmount):
+            uow.ledger.deposit("bob", "USD", Decimal("1"), "dep:bob")  # external would need 27 digits
+        uow.session.execute(text("SELECT 1"))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.check_invariants() == []
+        assert uow.ledger.balance("bob", "USD") == Balance(Decimal(0), Decimal(0))
+
+
+def test_a_write_of_staged_rows_that_fails_part_way_can_only_roll_back(uow_factory: UowFactory) -> None:
+    """The entry's INSERT ran, the hold's failed (no such account): nothing may commit half of it."""
+    _fund(uow_factory, "alice", "100")
+    with uow_factory() as uow:
+        connection = uow.session.connection()
+        pending = pending_writes(connection)
+        entry_id = pending.reserve_entry_id(connection)
+        pending.stage_entry({"id": entry_id, "kind": "lock", "idempotency_key": "lock:orphan", "rfq_id": None,
+                             "hold_id": "orphan", "description": "lock orphan", "created_at": T0})
+        pending.stage_hold({"id": "orphan", "rfq_id": None, "account_id": 999_999, "asset": "USD",
+                            "amount": Decimal(1), "status": "pending", "expires_at": None, "created_at": T0,
+                            "lock_entry_id": entry_id})
+        with pytest.raises(IntegrityError):
+            uow.session.execute(text("SELECT 1"))  # writes the staged rows first
+        with pytest.raises(StagedWriteFailed):
+            uow.session.execute(text("SELECT 1"))
+        with pytest.raises(StagedWriteFailed):
+            uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.check_invariants() == []
+        assert int(uow.session.execute(text("SELECT count(*) FROM journal_entries WHERE hold_id = 'orphan'"))
+                   .scalar_one()) == 0
+
+
+def test_an_undone_balance_is_not_trusted_by_another_ledger_on_the_session(uow_factory: UowFactory) -> None:
+    """A virtual undo expires the objects of the rows it drops: any holder reads them again."""
+    _fund(uow_factory, "alice", "100")
+    _fund(uow_factory, "bob", "1")
+    with uow_factory() as uow:
+        first, second = uow.ledger, Ledger(uow.session)
+        second.lock_balances([("alice", "USD")])
+        mark = first.mark()
+        first.transfer("alice", "bob", "USD", Decimal("60"), "t1", "undone")
+        assert first.undo_to(mark)
+        second.transfer("alice", "carol", "USD", Decimal("10"), "t2", "after the undo")
+        uow.commit()
+    with uow_factory() as uow:
+        assert _sql_balance(uow, "alice") == (Decimal("90"), Decimal("0"))
         assert uow.ledger.check_invariants() == []
