@@ -266,7 +266,9 @@ class PendingWrites:
 def _reserved_postgresql_entry_id(connection: Connection) -> int:
     """The next id of this process's block from the sequence. Blocks outlive transactions, so a
     transaction writing one entry does not spend a whole block (the ids would run out 64 times
-    faster); a rolled-back transaction's ids and a stopped process's rest are gaps."""
+    faster); a rolled-back transaction's ids and a stopped process's rest are gaps. A sequence
+    reset or a database restored behind a running process would hand out ids it still holds:
+    restart the process after either."""
     with _RESERVED_LOCK:
         reserved = _RESERVED_ENTRY_IDS.setdefault(connection.engine, deque())
         if not reserved:

@@ -2,7 +2,7 @@
 per-call construction and cache-key work (a third of the ledger's time when built per call)."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 
 from db.upsert import table_of
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
@@ -35,6 +35,9 @@ RESOLVE_HOLD = (update(_HOLDS).where(_HOLDS.c.id == bindparam("hold_key"))
 # staged together. SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the ids after
 # the largest are free until it ends. PostgreSQL: a block from the table's sequence (unused ids are
 # gaps, as after any rollback).
-RESERVE_ENTRY_IDS_SQLITE = select(func.coalesce(func.max(_ENTRIES.c.id), 0))
+# SQLite: above the largest id ever used (AUTOINCREMENT's sqlite_sequence), not only the largest left.
+RESERVE_ENTRY_IDS_SQLITE = text(
+    "SELECT max(coalesce((SELECT max(id) FROM journal_entries), 0), "
+    "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal_entries'), 0))")
 RESERVE_ENTRY_IDS_POSTGRESQL = text(
     "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, :count)")

@@ -224,3 +224,16 @@ def test_an_undone_balance_is_not_trusted_by_another_ledger_on_the_session(uow_f
     with uow_factory() as uow:
         assert _sql_balance(uow, "alice") == (Decimal("90"), Decimal("0"))
         assert uow.ledger.check_invariants() == []
+
+
+def test_sqlite_entry_ids_never_reuse_an_id_once_used(uow_factory: UowFactory, db_url: str) -> None:
+    """AUTOINCREMENT's promise kept by the reservation: above the largest id ever used, not only the largest left."""
+    if not db_url.startswith("sqlite"):
+        return
+    _fund(uow_factory, "alice", "100")
+    with uow_factory() as uow:
+        uow.session.execute(text("UPDATE sqlite_sequence SET seq = 500 WHERE name = 'journal_entries'"))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.deposit("bob", "USD", Decimal("1"), "dep:bob") == 501
+        uow.commit()
