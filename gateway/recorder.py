@@ -62,7 +62,8 @@ def record_in_batch(uow: GatewayUnitOfWork, decide: Decide, virtual_savepoint: b
     Deciding writes nothing, and the rows are only staged (written with the batch's others at
     its commit), so a command is refused with nothing to undo -- except its ledger intents, which
     run in a savepoint of their own (virtual: the ledger's staged rows dropped, see
-    SqlGatewayUnitOfWork.savepoint): a refusal or error there undoes that command's postings alone. Raises Refused when the command is refused; any other exception propagates with
+    SqlGatewayUnitOfWork.savepoint): a refusal or error there undoes that command's postings
+    alone. Raises Refused when the command is refused; any other exception propagates with
     nothing of the command written."""
     try:
         changes = decide(uow)

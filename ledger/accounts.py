@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import Now
-from ledger.journal import ACCOUNT_BY_ID, ACCOUNT_BY_KEY, LOCK_ACCOUNTS
 from ledger.models import LedgerAccount
 from ledger.pending import pending_writes
 from ledger.postings import require_text
+from ledger.statements import ACCOUNT_BY_ID, ACCOUNT_BY_KEY, LOCK_ACCOUNTS
 
 Pair = tuple[str, str]  # (owner, asset)
 

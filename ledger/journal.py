@@ -21,19 +21,7 @@ from ledger.errors import InvalidAmount
 from ledger.models import Hold, LedgerAccount
 from ledger.pending import pending_writes
 from ledger.postings import Posting, assert_balanced
-from ledger.statements import (
-    ACCOUNT_BY_ID,
-    ACCOUNT_BY_KEY,
-    ENTRY_BY_KEY,
-    HOLD,
-    LOCK_ACCOUNTS,
-    LOCK_HOLD,
-    LOCK_PROBE,
-)
 from ledger.views import AVAILABLE
-
-__all__ = ["ACCOUNT_BY_ID", "ACCOUNT_BY_KEY", "ENTRY_BY_KEY", "HOLD", "LOCK_ACCOUNTS", "LOCK_HOLD", "LOCK_PROBE",
-           "resolve_hold", "stage_hold", "write_balances", "write_entry"]
 
 log = structlog.get_logger(__name__)
 

@@ -25,18 +25,11 @@ from core.money import EXACT_CONTEXT
 from ledger.accounts import AccountLocks
 from ledger.audit import audit_ledger
 from ledger.errors import HoldExceeded, HoldNotFound, IdempotencyConflict, InsufficientFunds, InvalidAccount
-from ledger.journal import (
-    ENTRY_BY_KEY,
-    HOLD,
-    LOCK_HOLD,
-    LOCK_PROBE,
-    resolve_hold,
-    stage_hold,
-    write_entry,
-)
+from ledger.journal import resolve_hold, stage_hold, write_entry
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
 from ledger.pending import Mark, listen, pending_writes
 from ledger.postings import Posting, require_amount, require_text
+from ledger.statements import ENTRY_BY_KEY, HOLD, LOCK_HOLD, LOCK_PROBE
 from ledger.views import (
     AVAILABLE,
     EXTERNAL_OWNER,

@@ -160,7 +160,7 @@ def test_a_retry_in_the_same_transaction_finds_the_staged_entry(uow_factory: Uow
 def test_entry_ids_reserved_by_transactions_at_once_never_collide(uow_factory: UowFactory, db_url: str) -> None:
     """PostgreSQL: two open transactions reserve ids from the sequence (SQLite has one writer at a time)."""
     if not db_url.startswith("postgresql"):
-        return
+        pytest.skip("SQLite has one writer at a time: no two transactions reserve ids at once")
     _fund(uow_factory, "alice", "100")
     with uow_factory() as first, uow_factory() as second:
         one = first.ledger.deposit("bob", "USD", Decimal("1"), "dep:bob")
@@ -229,7 +229,7 @@ def test_an_undone_balance_is_not_trusted_by_another_ledger_on_the_session(uow_f
 def test_sqlite_entry_ids_never_reuse_an_id_once_used(uow_factory: UowFactory, db_url: str) -> None:
     """AUTOINCREMENT's promise kept by the reservation: above the largest id ever used, not only the largest left."""
     if not db_url.startswith("sqlite"):
-        return
+        pytest.skip("sqlite_sequence is SQLite's; PostgreSQL ids come from the sequence")
     _fund(uow_factory, "alice", "100")
     with uow_factory() as uow:
         uow.session.execute(text("UPDATE sqlite_sequence SET seq = 500 WHERE name = 'journal_entries'"))
