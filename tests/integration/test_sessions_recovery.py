@@ -67,7 +67,7 @@ def test_messages_older_than_the_stores_memory_are_still_resent(tmp_path):
     """[fix] store_max_cached_messages bounds the message offsets QuickFIX's file store keeps in memory
     (patched QuickFIX, tools/quickfix/patch_sources.py): with a bound of 2, the six reports made while
     REQ1 was away are resent all the same -- four of them found through the store's index file."""
-    assert version("quickfix").endswith("+rfq2"), "the bound needs the patched QuickFIX (scripts/bootstrap.sh)"
+    assert version("quickfix").endswith("+rfq3"), "the bound needs the patched QuickFIX (scripts/bootstrap.sh)"
     running = start_stack(tmp_path, with_broker=False, adjust=_small_store_memory)
     try:
         requester = running.connect("REQ1")

@@ -23,7 +23,7 @@ import quickfix as fix
 from transport.fix.application import GuardedApplication
 from transport.fix.settings_builder import EngineSpec
 
-REQUIRED_QUICKFIX_LOCAL_VERSION = "rfq2"  # tools/quickfix/patch_sources.py PATCH_LEVEL
+REQUIRED_QUICKFIX_LOCAL_VERSION = "rfq3"  # tools/quickfix/patch_sources.py PATCH_LEVEL
 
 
 class UnpatchedQuickFix(RuntimeError):
