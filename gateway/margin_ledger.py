@@ -14,7 +14,7 @@ import structlog
 from core.money import CASH_ASSET, CENT
 from gateway.domain.ledger_intents import LockWithMargin, PendingBuy, PostHoldWithMargin, RepayBorrow
 from ledger.equity import EXCHANGE_OWNER
-from ledger.errors import HoldNotFound, InsufficientFunds
+from ledger.errors import InsufficientFunds
 from ledger.ledger import Ledger
 from ledger.lending import repay_borrow, settle_post_trade, snapshot_of
 from ledger.margin import AccountSnapshot, MarginParameters, after_buy, assess
@@ -100,13 +100,8 @@ def _lock_with_margin(ledger: Ledger, intent: LockWithMargin) -> None:
 
 def _post_with_margin(ledger: Ledger, intent: PostHoldWithMargin) -> None:
     post = intent.post
-    try:
-        held = ledger.hold_for_update(post.hold_id).amount
-    except HoldNotFound:
-        held = ZERO
-    from_hold = min(post.amount, held)
-    if from_hold > 0:
-        ledger.post(post.hold_id, from_hold, post.beneficiary, idempotency_key=post.idempotency_key)
+    from_hold = (ledger.post_up_to(post.hold_id, post.amount, post.beneficiary, idempotency_key=post.idempotency_key)
+                 if post.amount > 0 else ZERO)
     rest = post.amount - from_hold
     if rest <= 0:
         return

@@ -91,7 +91,9 @@ class SqlGatewayStore:
         """Asked for every new RFQ (ids memory forgot): staged rows, then one indexed SELECT of an id."""
         if (requester, client_req_id) in self._staged_client_ids:
             return True
-        found = self._uow.session.execute(CLIENT_ID_TAKEN, {"requester": requester, "client_req_id": client_req_id})
+        # On the connection: RFQ rows are written by Core statements, the ORM session holds none to flush.
+        found = self._uow.session.connection().execute(CLIENT_ID_TAKEN, {"requester": requester,
+                                                                          "client_req_id": client_req_id})
         return found.first() is not None
 
     def load_book(self) -> RfqBook:

@@ -29,7 +29,7 @@ from ledger.journal import resolve_hold, stage_hold, write_entry
 from ledger.models import Hold, JournalEntry, JournalLine, LedgerAccount
 from ledger.pending import Mark, listen, pending_writes
 from ledger.postings import Posting, require_amount, require_text
-from ledger.statements import ENTRY_BY_KEY, HOLD, LOCK_HOLD, LOCK_PROBE
+from ledger.statements import ENTRY_BY_KEY, HOLD, LOCK_HOLD, LOCK_HOLD_WITH_ENTRY, LOCK_PROBE
 from ledger.views import (
     AVAILABLE,
     EXTERNAL_OWNER,
@@ -49,6 +49,15 @@ log = structlog.get_logger(__name__)
 
 RESOLVING_KINDS = ("post", "void")
 MAX_EXPIRE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class _EntryRef:
+    """What the replay check of a post or void needs of the entry an idempotency key names."""
+
+    id: int
+    kind: str
+    hold_id: str | None
 
 
 @dataclass(frozen=True)
@@ -221,7 +230,8 @@ class Ledger:
         pending = pending_writes(connection)
         pending.flush_for_hold(connection, hold_id)
         pending.flush_for_entry_key(connection, idempotency_key)
-        known_entry, known_hold = self._session.execute(LOCK_PROBE, {"key": idempotency_key, "hold_id": hold_id}).one()
+        # On the connection: a Core read of two ids needs none of the ORM session's execution work.
+        known_entry, known_hold = connection.execute(LOCK_PROBE, {"key": idempotency_key, "hold_id": hold_id}).one()
         if known_entry is not None or known_hold is not None:
             replayed = self._replay_lock(idempotency_key, hold_id, account, amount)
             if replayed is not None:
@@ -246,14 +256,32 @@ class Ledger:
         """
         require_amount(amount)
         require_text("idempotency_key", idempotency_key, 128)
-        hold = self._lock_hold(hold_id)
-        replayed = self._replay_resolution(idempotency_key, hold)
+        hold, entry = self._lock_hold_with_entry(hold_id, idempotency_key)
+        return self._post_locked(hold, entry, amount, beneficiary_owner, idempotency_key)
+
+    def post_up_to(self, hold_id: str, amount: Decimal, beneficiary_owner: str, idempotency_key: str) -> Decimal:
+        """`post` of as much of `amount` as the hold holds; returns that part (0 when there is no
+        such hold). One lock of the hold for what would otherwise be a read, then a post."""
+        require_amount(amount)
+        require_text("idempotency_key", idempotency_key, 128)
+        try:
+            hold, entry = self._lock_hold_with_entry(hold_id, idempotency_key)
+        except HoldNotFound:
+            return Decimal(0)
+        from_hold = min(amount, hold.amount)
+        if from_hold > 0:
+            self._post_locked(hold, entry, from_hold, beneficiary_owner, idempotency_key)
+        return from_hold
+
+    def _post_locked(self, hold: Hold, entry: _EntryRef | None, amount: Decimal, beneficiary_owner: str,
+                     idempotency_key: str) -> HoldView:
+        replayed = self._replay_resolution(idempotency_key, hold, entry)
         if replayed is not None:
             return replayed
         if hold.status != PENDING:
             return self._view(hold)
         if amount > hold.amount:
-            raise HoldExceeded(hold_id, hold.amount, amount)
+            raise HoldExceeded(hold.id, hold.amount, amount)
         by_pair, by_id = self._accounts.lock_pairs([(beneficiary_owner, hold.asset)], also_ids=[hold.account_id])
         owner, beneficiary = by_id[hold.account_id], by_pair[(beneficiary_owner, hold.asset)]
         with localcontext(EXACT_CONTEXT):
@@ -272,8 +300,8 @@ class Ledger:
     def void(self, hold_id: str, idempotency_key: str) -> HoldView:
         """Release the whole pending hold to its owner; returns the first outcome if already resolved."""
         require_text("idempotency_key", idempotency_key, 128)
-        hold = self._lock_hold(hold_id)
-        replayed = self._replay_resolution(idempotency_key, hold)
+        hold, entry = self._lock_hold_with_entry(hold_id, idempotency_key)
+        replayed = self._replay_resolution(idempotency_key, hold, entry)
         if replayed is not None:
             return replayed
         if hold.status != PENDING:
@@ -306,6 +334,29 @@ class Ledger:
             raise HoldNotFound(hold_id)
         self._locked_holds[hold_id] = hold
         return hold
+
+    def _lock_hold_with_entry(self, hold_id: str, idempotency_key: str) -> tuple[Hold, _EntryRef | None]:
+        """The hold, row-locked, and the entry `idempotency_key` names: one SELECT on SQLite unless the
+        hold is locked already (then only the entry is looked up)."""
+        require_text("hold_id", hold_id, 64)
+        hold = self._locked_holds.get(hold_id)
+        if hold is not None or self._session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL (READ COMMITTED): a SELECT that waited for the hold's row lock still reads the
+            # joined entries as of its start, so an entry committed under this key meanwhile would be
+            # missed: lock first, then look the key up in a statement of its own.
+            hold = hold or self._lock_hold(hold_id)
+            found = self._find_entry(idempotency_key)
+            return hold, None if found is None else _EntryRef(found.id, found.kind, found.hold_id)
+        connection = self._session.connection()  # SQLite: BEGIN IMMEDIATE took the write lock, nothing waits here
+        pending = pending_writes(connection)
+        pending.flush_for_hold(connection, hold_id)  # a hold or an entry staged earlier is read back
+        pending.flush_for_entry_key(connection, idempotency_key)
+        row = self._session.execute(LOCK_HOLD_WITH_ENTRY, {"hold_id": hold_id, "key": idempotency_key}).one_or_none()
+        if row is None:
+            raise HoldNotFound(hold_id)
+        hold, entry_id, kind, entry_hold_id = row
+        self._locked_holds[hold_id] = hold
+        return hold, None if entry_id is None else _EntryRef(entry_id, kind, entry_hold_id)
 
     def _find_entry(self, idempotency_key: str) -> JournalEntry | None:
         connection = self._session.connection()
@@ -341,8 +392,7 @@ class Ledger:
         log.info("ledger_replay", kind="lock", idempotency_key=idempotency_key, hold_id=hold_id)
         return self._lock_view(existing, account.owner)
 
-    def _replay_resolution(self, idempotency_key: str, hold: Hold) -> HoldView | None:
-        entry = self._find_entry(idempotency_key)
+    def _replay_resolution(self, idempotency_key: str, hold: Hold, entry: _EntryRef | None) -> HoldView | None:
         if entry is None:
             return None
         if entry.kind not in RESOLVING_KINDS or entry.hold_id != hold.id:

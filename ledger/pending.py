@@ -41,6 +41,7 @@ from ledger.statements import (
     INSERT_LINES,
     LOCK_ACCOUNTS,
     LOCK_HOLD,
+    LOCK_HOLD_WITH_ENTRY,
     LOCK_PROBE,
     RESERVE_ENTRY_IDS_POSTGRESQL,
     RESERVE_ENTRY_IDS_SQLITE,
@@ -54,7 +55,7 @@ ENTRY_ID_BLOCK = 64  # PostgreSQL: entry ids reserved per round trip
 _SAVEPOINT_CLAUSES = (SavepointClause, RollbackToSavepointClause, ReleaseSavepointClause)
 # The ledger's own statements that read no staged row (or whose caller wrote the rows they could read first).
 READS_WITHOUT_STAGED = frozenset(id(statement) for statement in (
-    ENTRY_BY_KEY, LOCK_PROBE, LOCK_ACCOUNTS, ACCOUNT_BY_KEY, ACCOUNT_BY_ID, LOCK_HOLD,
+    ENTRY_BY_KEY, LOCK_PROBE, LOCK_ACCOUNTS, ACCOUNT_BY_KEY, ACCOUNT_BY_ID, LOCK_HOLD, LOCK_HOLD_WITH_ENTRY,
     RESERVE_ENTRY_IDS_SQLITE, RESERVE_ENTRY_IDS_POSTGRESQL))
 _NO_LEDGER_ROWS: set[int] = set()  # other components' prebuilt statements that touch no ledger table
 _WRITE_ORDER = ((INSERT_ENTRIES, "entries"), (INSERT_HOLD, "holds"), (INSERT_LINES, "lines"),

@@ -312,3 +312,59 @@ def test_a_remembered_account_id_that_now_names_another_account_is_not_used(uow_
         assert uow.ledger.balance("alice", "USD") == Balance(Decimal("2"), Decimal("5"))
         assert uow.ledger.balance("bob", "USD") == Balance(Decimal(0), Decimal(0))
         assert uow.ledger.check_invariants() == []
+
+
+def test_post_up_to_posts_what_the_hold_holds_once(uow_factory: UowFactory) -> None:
+    """The margin path's post: as much as the hold holds (nothing without a hold), replayed by its key."""
+    _fund(uow_factory, "alice", "100")
+    with uow_factory() as uow:
+        uow.ledger.lock("h1", "alice", "USD", Decimal("60"), "lock-h1")
+        uow.commit()
+    with uow_factory() as uow:
+        before = _counts(uow)
+        assert uow.ledger.post_up_to("missing", Decimal("10"), "bob", "post-missing") == Decimal(0)
+        assert _counts(uow) == before
+        assert uow.ledger.post_up_to("h1", Decimal("75"), "bob", "post-h1") == Decimal("60")
+        uow.commit()
+    with uow_factory() as uow:
+        before = _counts(uow)
+        assert uow.ledger.post_up_to("h1", Decimal("75"), "bob", "post-h1") == Decimal("60")  # a retry
+        assert _counts(uow) == before
+        assert uow.ledger.balance("bob", "USD") == Balance(Decimal("60"), Decimal(0))
+        assert uow.ledger.balance("alice", "USD") == Balance(Decimal("40"), Decimal(0))
+        assert uow.ledger.hold("h1").status == "posted"
+        with pytest.raises(IdempotencyConflict):
+            uow.ledger.post_up_to("h1", Decimal("5"), "bob", "lock-h1")  # the key of another entry
+    _assert_healthy(uow_factory)
+
+
+def test_post_up_to_posts_part_of_a_larger_hold_and_releases_the_rest(uow_factory: UowFactory) -> None:
+    _fund(uow_factory, "alice", "100")
+    with uow_factory() as uow:
+        uow.ledger.lock("h1", "alice", "USD", Decimal("60"), "lock-h1")
+        assert uow.ledger.post_up_to("h1", Decimal("25.5"), "bob", "post-h1") == Decimal("25.5")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.balance("bob", "USD") == Balance(Decimal("25.5"), Decimal(0))
+        assert uow.ledger.balance("alice", "USD") == Balance(Decimal("74.5"), Decimal(0))
+    _assert_healthy(uow_factory)
+
+
+def test_a_key_staged_in_this_transaction_conflicts_on_another_hold(uow_factory: UowFactory) -> None:
+    """The hold's lock and the key's lookup read the entry staged (not yet written) under that key."""
+    _fund(uow_factory, "alice", "100")
+    with uow_factory() as uow:
+        uow.ledger.lock("h1", "alice", "USD", Decimal("60"), "lock-h1")
+        uow.ledger.lock("h2", "alice", "USD", Decimal("30"), "lock-h2")
+        uow.commit()
+    with uow_factory() as uow:
+        uow.ledger.post("h1", Decimal("20"), "bob", "resolve-k")
+        with pytest.raises(IdempotencyConflict):
+            uow.ledger.void("h2", "resolve-k")
+        with pytest.raises(IdempotencyConflict):
+            uow.ledger.post_up_to("h2", Decimal("5"), "bob", "resolve-k")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.ledger.hold("h2").status == "pending"
+        assert uow.ledger.balance("bob", "USD") == Balance(Decimal("20"), Decimal(0))
+    _assert_healthy(uow_factory)
