@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import fields, is_dataclass
+from dataclasses import is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cache
 from typing import Any
 
+from core.events import field_names
 from gateway.domain import outbound as out
 
 MESSAGE_TYPES: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(out.Outbound)}
@@ -27,7 +28,7 @@ class UnknownOutboundType(ValueError):
 def encode(message: out.Outbound) -> tuple[str, str]:
     """(type name, JSON) of one outbound message."""
     assert is_dataclass(message), f"not an outbound message: {message!r}"
-    body = {field.name: _plain(getattr(message, field.name)) for field in fields(message)}
+    body = {name: _plain(getattr(message, name)) for name in field_names(type(message))}
     return type(message).__name__, json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 

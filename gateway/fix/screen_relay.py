@@ -64,18 +64,24 @@ async def _pump_inbound(reader: asyncio.StreamReader, sink: asyncio.StreamWriter
     flood = limits.flood_budget(time.monotonic())
     chunk = rest
     while chunk or (chunk := await reader.read(RELAY_CHUNK_BYTES)):
+        messages: list[bytes] = []  # the chunk's whole messages go upstream in one write
+        now_s = time.monotonic()
         for frame in scanner.feed(chunk):
             if frame.kind is FrameKind.MESSAGE:
-                if not flood.take(time.monotonic()):
+                if not flood.take(now_s):
+                    sink.write(b"".join(messages))
                     hooks.force_logout(f"flood: messages kept arriving at more than twice the limit of "
                                        f"{limits.messages_per_s:g}/s for {limits.flood_window_s:g} s")
                     return "flood"
-                sink.write(frame.data)
+                messages.append(frame.data)
             elif frame.kind is FrameKind.OVERSIZE:
+                sink.write(b"".join(messages))
                 size = "" if frame.declared_length is None else f" (BodyLength {frame.declared_length})"
                 hooks.force_logout(f"message larger than {limits.max_message_bytes} bytes{size}")
                 return "oversize"
-        await sink.drain()
+        if messages:
+            sink.write(b"".join(messages))
+            await sink.drain()
         chunk = b""
     return "closed"
 
