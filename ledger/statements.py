@@ -17,12 +17,13 @@ LOCK_HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).with_for_update(
     populate_existing=True)
 HOLD = select(Hold).where(Hold.id == bindparam("hold_id")).execution_options(populate_existing=True)
 ENTRY_BY_KEY = select(JournalEntry).where(JournalEntry.idempotency_key == bindparam("key"))
-# Before a post or void: lock the hold and find the entry its idempotency key names (the replay
-# check) in one round trip. Keys are unique, so the join adds at most one entry to the hold's row.
+# SQLite, before a post or void: the hold and the entry its idempotency key names (the replay
+# check) in one round trip; the transaction's write lock (BEGIN IMMEDIATE) is the hold's lock.
+# Keys are unique, so the join adds at most one entry to the hold's row. PostgreSQL uses LOCK_HOLD
+# and ENTRY_BY_KEY (see Ledger._lock_hold_with_entry).
 LOCK_HOLD_WITH_ENTRY = (select(Hold, JournalEntry.id, JournalEntry.kind, JournalEntry.hold_id)
                         .outerjoin(JournalEntry, JournalEntry.idempotency_key == bindparam("key"))
-                        .where(Hold.id == bindparam("hold_id")).with_for_update(of=Hold)
-                        .execution_options(populate_existing=True))
+                        .where(Hold.id == bindparam("hold_id")).execution_options(populate_existing=True))
 # Before a lock: is its idempotency key or its hold id known? One round trip; almost always (None, None).
 LOCK_PROBE = select(
     select(JournalEntry.id).where(JournalEntry.idempotency_key == bindparam("key")).scalar_subquery(),
